@@ -1,0 +1,106 @@
+#include "attribution/click.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "xxhash.h"
+
+namespace ricochet::attribution {
+namespace {
+
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+void AppendField(std::string& buf, std::string_view field) {
+  uint32_t n = static_cast<uint32_t>(field.size());
+  buf.append(reinterpret_cast<const char*>(&n), sizeof(n));
+  buf.append(field);
+}
+
+}  // namespace
+
+std::string_view ClickClassName(ClickClass c) {
+  switch (c) {
+    case ClickClass::kUnique:
+      return "unique";
+    case ClickClass::kDuplicate:
+      return "duplicate";
+    case ClickClass::kBot:
+      return "bot";
+    case ClickClass::kRateLimited:
+      return "rate_limited";
+  }
+  return "unknown";
+}
+
+std::optional<ClickClass> ClickClassFromByte(uint8_t b) {
+  if (b > static_cast<uint8_t>(ClickClass::kRateLimited)) return std::nullopt;
+  return static_cast<ClickClass>(b);
+}
+
+std::vector<std::string> BotMatcher::DefaultPatterns() {
+  return {"googlebot",     "bingbot",       "applebot",        "yandexbot",
+          "baiduspider",   "duckduckbot",   "ahrefsbot",       "semrushbot",
+          "mj12bot",       "dotbot",        "petalbot",        "bytespider",
+          "gptbot",        "ccbot",         "crawler",         "spider",
+          "facebookexternalhit", "facebookcatalog", "meta-externalagent", "twitterbot",
+          "slackbot",      "slack-imgproxy", "linkedinbot",    "whatsapp",
+          "telegrambot",   "discordbot",    "skypeuripreview", "pinterestbot",
+          "redditbot",     "embedly",       "vkshare",         "google-inspectiontool",
+          "headlesschrome", "curl/",        "wget/",           "python-requests",
+          "python-urllib", "aiohttp",       "go-http-client",  "java/",
+          "okhttp",        "libwww-perl",   "apache-httpclient", "axios/",
+          "node-fetch",    "scrapy"};
+}
+
+BotMatcher::BotMatcher(const std::vector<std::string>& patterns) {
+  for (const std::string& p : patterns) {
+    if (p.empty()) continue;
+    std::string lower(p);
+    std::transform(lower.begin(), lower.end(), lower.begin(), Lower);
+    patterns_.push_back(std::move(lower));
+  }
+}
+
+bool BotMatcher::Matches(std::string_view user_agent) const {
+  if (user_agent.empty()) return true;
+  // User-Agents are short; one lower-cased copy on the stack, then plain substring search.
+  char buf[512];
+  size_t n = std::min(user_agent.size(), sizeof(buf));
+  for (size_t i = 0; i < n; ++i) buf[i] = Lower(user_agent[i]);
+  std::string_view ua(buf, n);
+  for (const std::string& p : patterns_) {
+    if (ua.find(p) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+DedupeKey MakeDedupeKey(std::string_view offer, std::string_view affiliate,
+                        std::string_view client_ip, std::string_view user_agent) {
+  std::string buf;
+  buf.reserve(16 + offer.size() + affiliate.size() + client_ip.size() + user_agent.size());
+  AppendField(buf, offer);
+  AppendField(buf, affiliate);
+  AppendField(buf, client_ip);
+  AppendField(buf, user_agent);
+  XXH128_hash_t h = XXH3_128bits(buf.data(), buf.size());
+  XXH128_canonical_t canon;
+  XXH128_canonicalFromHash(&canon, h);
+  DedupeKey key;
+  std::memcpy(key.data(), canon.digest, key.size());
+  return key;
+}
+
+ClickClass Classify(const ClickFacts& facts) {
+  if (facts.is_head || facts.bot_user_agent) return ClickClass::kBot;
+  if (facts.max_clicks_per_ip_per_minute > 0 &&
+      facts.clicks_this_minute > facts.max_clicks_per_ip_per_minute) {
+    return ClickClass::kRateLimited;
+  }
+  if (facts.dedupe_slot_ms.has_value() &&
+      facts.now_ms - *facts.dedupe_slot_ms < facts.dedupe_window_s * 1000) {
+    return ClickClass::kDuplicate;
+  }
+  return ClickClass::kUnique;
+}
+
+}  // namespace ricochet::attribution

@@ -1,0 +1,51 @@
+// Click ids: opaque, URL-safe, exactly 32 characters (base64url of 24 bytes):
+//   version (1) | issue time ms, big-endian (6) | partition (2) | nonce (7) | MAC (8)
+// The MAC is SipHash-2-4 under a 128-bit server secret over the first 16 bytes, so a forged or
+// mistyped id is rejected without touching the database, and the click time is readable even
+// after the click row has expired.
+#ifndef RICOCHET_ENGINE_CLICK_ID_H_
+#define RICOCHET_ENGINE_CLICK_ID_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ricochet::engine {
+
+inline constexpr size_t kClickIdLength = 32;
+inline constexpr size_t kSecretBytes = 16;
+
+struct ClickIdInfo {
+  int64_t time_ms = 0;
+  uint16_t partition = 0;
+};
+
+// Immutable after construction; thread-safe.
+class ClickIdCodec {
+ public:
+  explicit ClickIdCodec(const std::array<uint8_t, kSecretBytes>& secret);
+
+  // Issues an id. `nonce` supplies the 56 random bits that make ids issued in the same
+  // millisecond on the same partition distinct.
+  [[nodiscard]] std::string Issue(int64_t time_ms, uint16_t partition, uint64_t nonce) const;
+
+  // Decodes and authenticates an id; nullopt when it is malformed or its MAC does not match.
+  [[nodiscard]] std::optional<ClickIdInfo> Verify(std::string_view id) const;
+
+ private:
+  uint64_t k0_, k1_;
+};
+
+// SipHash-2-4 (Aumasson & Bernstein), 64-bit output. Exposed for its test vectors.
+[[nodiscard]] uint64_t SipHash24(uint64_t k0, uint64_t k1, const uint8_t* data, size_t len);
+
+// Base64url without padding.
+[[nodiscard]] std::string Base64UrlEncode(const uint8_t* data, size_t len);
+// Strict decode: nullopt on any character outside the alphabet or non-canonical trailing bits.
+[[nodiscard]] std::optional<std::string> Base64UrlDecode(std::string_view text);
+
+}  // namespace ricochet::engine
+
+#endif  // RICOCHET_ENGINE_CLICK_ID_H_

@@ -1,0 +1,108 @@
+// The click writer. I/O threads hand finished clicks to it through a lock-free queue and answer
+// the visitor at once; one writer thread classifies them (rate limit, dedupe) in arrival order,
+// writes them to the store in batches, and fsyncs the WAL at least every wal_sync_ms.
+//
+// Classification happens here, not on the I/O thread, because the dedupe read-then-write is
+// exact only when one thread owns it; the redirect does not depend on the class.
+#ifndef RICOCHET_ENGINE_CLICK_PIPELINE_H_
+#define RICOCHET_ENGINE_CLICK_PIPELINE_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "attribution/click.h"
+#include "engine/log.h"
+#include "engine/metrics.h"
+#include "storage/records.h"
+#include "storage/store.h"
+
+namespace ricochet::engine {
+
+// One click on its way to the store. Allocated by the I/O thread, owned by the pipeline after
+// Submit.
+struct PendingClick {
+  std::atomic<PendingClick*> next{nullptr};  // queue link, pipeline-internal
+  storage::ClickRecord record;
+  bool is_head = false;
+  bool bot_user_agent = false;
+  int64_t max_clicks_per_ip_per_minute = 0;
+  int64_t dedupe_window_s = 86400;
+  attribution::DedupeKey dedupe_key{};
+};
+
+struct ClickPipelineOptions {
+  int wal_sync_ms = 100;
+  size_t max_batch = 4096;
+  size_t queue_limit = 1'000'000;
+};
+
+class ClickPipeline {
+ public:
+  ClickPipeline(storage::Store* store, Metrics* metrics, const Logger* log,
+                ClickPipelineOptions options);
+  ~ClickPipeline();  // Stop()s if running.
+  ClickPipeline(const ClickPipeline&) = delete;
+  ClickPipeline& operator=(const ClickPipeline&) = delete;
+
+  void Start();
+  // Writes everything submitted so far, fsyncs, and joins the writer. Idempotent.
+  void Stop();
+
+  // Thread-safe and lock-free (a mutex only to wake a sleeping writer). Returns false when the
+  // queue is over its limit: the click is dropped and counted.
+  bool Submit(std::unique_ptr<PendingClick> click);
+
+  // Blocks until every click submitted before the call has been written (not necessarily
+  // fsynced). False on timeout. For admin reads that must see the caller's own clicks.
+  bool Flush(std::chrono::milliseconds timeout);
+
+  uint64_t depth() const;
+
+ private:
+  void Run();
+  PendingClick* Pop();
+  // Writer thread only: something was pushed that Pop() has not returned yet.
+  bool HasWork() const { return head_.load(std::memory_order_acquire) != tail_; }
+  void ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& batch);
+  uint32_t CountForRateLimit(const storage::ClickRecord& r);
+
+  storage::Store* const store_;
+  Metrics* const metrics_;
+  const Logger* const log_;
+  const ClickPipelineOptions options_;
+
+  // Vyukov intrusive MPSC queue: producers exchange head_, the writer alone moves tail_.
+  std::atomic<PendingClick*> head_;
+  PendingClick* tail_;
+  PendingClick stub_;
+
+  std::atomic<uint64_t> submitted_{0};
+  std::atomic<uint64_t> processed_{0};
+  std::atomic<bool> sleeping_{false};
+  std::atomic<bool> stopping_{false};
+
+  std::mutex mu_;
+  std::condition_variable wake_cv_;
+  std::condition_variable flushed_cv_;
+  std::thread thread_;
+
+  // Writer-thread state.
+  int64_t rate_minute_ = -1;
+  absl::flat_hash_map<std::string, uint32_t> rate_counts_;
+  bool unsynced_ = false;
+  std::chrono::steady_clock::time_point last_sync_;
+  int64_t last_error_log_ms_ = 0;
+};
+
+}  // namespace ricochet::engine
+
+#endif  // RICOCHET_ENGINE_CLICK_PIPELINE_H_

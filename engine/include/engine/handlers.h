@@ -1,0 +1,56 @@
+// Request handlers of the two listeners. Routing and validation live here; they do no socket
+// I/O (the session does) and no RocksDB calls on the I/O thread (the blocking pool does).
+#ifndef RICOCHET_ENGINE_HANDLERS_H_
+#define RICOCHET_ENGINE_HANDLERS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/http_server.h"
+#include "engine/services.h"
+
+namespace ricochet::engine {
+
+// Public listener: GET|HEAD /c/{offer_id}, /healthz, /readyz.
+class TrackingHandler final : public Handler {
+ public:
+  explicit TrackingHandler(const Services& services);
+  void Handle(Request&& request, const RequestContext& context, Responder respond) override;
+
+  // The click route, synchronous; exposed for tests and benchmarks.
+  Response HandleClick(const Request& request, const RequestContext& context,
+                       std::string_view offer_id);
+
+ private:
+  struct alignas(64) Rng {
+    uint64_t s[4];
+    uint64_t Next();
+  };
+  Services s_;
+  std::vector<Rng> rngs_;  // one per worker
+};
+
+// Admin listener: /api/... (bearer token), /metrics, /healthz, /readyz.
+class AdminHandler final : public Handler {
+ public:
+  explicit AdminHandler(const Services& services);
+  void Handle(Request&& request, const RequestContext& context, Responder respond) override;
+
+ private:
+  // Runs on the blocking pool.
+  Response HandleApi(const Request& request, std::string_view path, std::string_view query);
+  Response PutOffer(const Request& request, std::string_view id);
+  Response PutAffiliate(const Request& request, std::string_view id);
+  Response GetClick(const Request& request, std::string_view id);
+  Response GetReport(const Request& request, std::string_view query);
+  Services s_;
+};
+
+// /healthz and /readyz, shared by both listeners. Readiness does a synced probe write on the
+// blocking pool.
+bool HandleHealth(const Services& s, const Request& request, std::string_view path,
+                  Responder& respond);
+
+}  // namespace ricochet::engine
+
+#endif  // RICOCHET_ENGINE_HANDLERS_H_

@@ -1,0 +1,116 @@
+// The HTTP/1.1 server, in Beast's three roles: a listener per worker that accepts, a session that
+// owns one connection, and a Handler that turns a request into a response and does no socket
+// I/O. Each worker thread runs its own io_context and accepts on its own SO_REUSEPORT socket, so
+// a connection lives on one thread from accept to close (its implicit strand) and nothing on the
+// request path is shared between threads.
+#ifndef RICOCHET_ENGINE_HTTP_SERVER_H_
+#define RICOCHET_ENGINE_HTTP_SERVER_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/address.hpp"
+#include "boost/beast/http/message.hpp"
+#include "boost/beast/http/string_body.hpp"
+#include "engine/config.h"
+#include "engine/log.h"
+#include "engine/metrics.h"
+
+namespace ricochet::engine {
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+using Response = boost::beast::http::response<boost::beast::http::string_body>;
+
+struct RequestContext {
+  boost::asio::ip::address peer;
+  Listener listener = Listener::kPublic;
+  size_t worker = 0;  // I/O worker index: catalog slot and metrics shard
+};
+
+class Session;
+
+// Answers one request. Move-only; must be invoked exactly once, from any thread. Invoking it off
+// the connection's thread posts the response back to it.
+class Responder {
+ public:
+  Responder(std::shared_ptr<Session> session, uint64_t seq);
+  Responder(Responder&&) noexcept;
+  Responder& operator=(Responder&&) noexcept;
+  ~Responder();
+  void Send(Route route, Response&& response);
+
+ private:
+  std::shared_ptr<Session> session_;
+  uint64_t seq_ = 0;
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Called on the connection's worker thread. Must not block: slow work goes to a pool and
+  // answers through `respond` from there. Never throws.
+  virtual void Handle(Request&& request, const RequestContext& context, Responder respond) = 0;
+};
+
+struct HttpServerOptions {
+  int threads = 1;
+  size_t max_header_bytes = 8 * 1024;
+  size_t max_body_bytes = 64 * 1024;
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds write_timeout{10};
+  size_t max_pipeline = 16;
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, Metrics* metrics, const Logger* log);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds `endpoint`. Public listeners accept on every worker; admin listeners on worker 0.
+  // Port 0 picks a free port (see port()). Call before Start.
+  [[nodiscard]] absl::Status Listen(Listener kind, const Endpoint& endpoint, Handler* handler);
+  void Start();
+  // Stops accepting, lets in-flight requests finish (answered with Connection: close), closes
+  // idle connections, and after `drain` at the latest stops every worker and joins them.
+  void Shutdown(std::chrono::milliseconds drain);
+
+  uint16_t port(Listener kind) const;
+  size_t workers() const { return workers_.size(); }
+  uint64_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Worker;
+  struct Acceptor;
+  void Accept(Worker& worker, Acceptor& acceptor);
+
+  HttpServerOptions options_;
+  Metrics* metrics_;
+  const Logger* log_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  uint16_t ports_[size_t(Listener::kCount)] = {0, 0};
+  std::atomic<uint64_t> open_connections_{0};
+  std::atomic<bool> stopping_{false};
+  bool started_ = false;
+  friend class Session;
+};
+
+// Builds a JSON response {"reason": reason} (plus `extra` fields already serialized, e.g.
+// R"("field":"url")"), with Content-Type and Cache-Control: no-store.
+Response JsonError(unsigned version, boost::beast::http::status status, std::string_view reason,
+                   std::string_view extra_fields = "");
+Response JsonResponse(unsigned version, boost::beast::http::status status, std::string body);
+
+}  // namespace ricochet::engine
+
+#endif  // RICOCHET_ENGINE_HTTP_SERVER_H_

@@ -1,0 +1,85 @@
+// Prometheus metrics. Counters are sharded per I/O worker (one cache line set each) so the hot
+// path increments without contention; a scrape sums the shards.
+#ifndef RICOCHET_ENGINE_METRICS_H_
+#define RICOCHET_ENGINE_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "attribution/click.h"
+
+namespace ricochet::engine {
+
+enum class Route : uint8_t {
+  kClick,
+  kPostback,
+  kPixel,
+  kHealthz,
+  kReadyz,
+  kMetrics,
+  kAdminApi,
+  kNotFound,
+  kBadRequest,  // rejected before routing (framing, limits)
+  kCount,
+};
+std::string_view RouteName(Route r);
+
+enum class Listener : uint8_t { kPublic, kAdmin, kCount };
+
+inline constexpr int kStatusCodes[] = {200, 201, 204, 302, 304, 400, 401, 403, 404,
+                                       405, 409, 413, 414, 422, 431, 500, 503};
+inline constexpr size_t kStatusSlots = std::size(kStatusCodes) + 1;  // last: other
+inline constexpr double kLatencyBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                             0.01,   0.025,   0.05,   0.1,   0.25,   0.5, 1.0};
+inline constexpr size_t kBucketSlots = std::size(kLatencyBuckets) + 1;  // last: +Inf
+
+// Point-in-time values the owner of each subsystem supplies at scrape time.
+struct Gauges {
+  uint64_t click_queue_depth = 0;
+  uint64_t open_connections = 0;
+  uint64_t wal_syncs = 0;
+  uint64_t memtable_bytes = 0;
+  uint64_t pending_compaction_bytes = 0;
+  uint64_t estimated_clicks = 0;
+  double uptime_seconds = 0;
+};
+
+// Thread-safe. `shard` must be < shards given at construction; the last shard is for
+// non-I/O threads (click writer, admin pool).
+class Metrics {
+ public:
+  explicit Metrics(size_t shards);
+  size_t other_shard() const { return shards_.size() - 1; }
+
+  void RecordRequest(size_t shard, Listener listener, Route route, int status, int64_t micros);
+  void CountClick(size_t shard, attribution::ClickClass c);
+  void CountClicksDropped(size_t shard, uint64_t n);
+  void CountClickWriteError(size_t shard);
+  void CountConnection(size_t shard, Listener listener);
+  void CountAcceptBackoff(size_t shard);
+
+  // Prometheus text exposition format 0.0.4.
+  std::string Render(const Gauges& gauges) const;
+
+ private:
+  struct alignas(64) Shard {
+    std::atomic<uint64_t> requests[size_t(Listener::kCount)][size_t(Route::kCount)][kStatusSlots];
+    std::atomic<uint64_t> latency[size_t(Route::kCount)][kBucketSlots];
+    std::atomic<uint64_t> latency_sum_us[size_t(Route::kCount)];
+    std::atomic<uint64_t> clicks[4];
+    std::atomic<uint64_t> clicks_dropped;
+    std::atomic<uint64_t> click_write_errors;
+    std::atomic<uint64_t> connections[size_t(Listener::kCount)];
+    std::atomic<uint64_t> accept_backoffs;
+  };
+  std::vector<std::unique_ptr<Shard>> shards_;
+};
+
+}  // namespace ricochet::engine
+
+#endif  // RICOCHET_ENGINE_METRICS_H_

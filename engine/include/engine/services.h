@@ -1,0 +1,38 @@
+// The long-lived parts a request handler uses, constructed in main (App) and passed in.
+#ifndef RICOCHET_ENGINE_SERVICES_H_
+#define RICOCHET_ENGINE_SERVICES_H_
+
+#include <chrono>
+#include <mutex>
+
+#include "attribution/click.h"
+#include "boost/asio/thread_pool.hpp"
+#include "engine/catalog.h"
+#include "engine/click_id.h"
+#include "engine/click_pipeline.h"
+#include "engine/config.h"
+#include "engine/log.h"
+#include "engine/metrics.h"
+#include "storage/store.h"
+
+namespace ricochet::engine {
+
+struct Services {
+  const ServerConfig* config = nullptr;
+  storage::Store* store = nullptr;
+  CatalogHolder* catalog = nullptr;
+  ClickPipeline* clicks = nullptr;
+  const ClickIdCodec* click_ids = nullptr;
+  const attribution::BotMatcher* bots = nullptr;
+  Metrics* metrics = nullptr;
+  const Logger* log = nullptr;
+  // Blocking work (database scans, synced writes, waits) runs here, never on an I/O thread.
+  boost::asio::thread_pool* blocking_pool = nullptr;
+  // Serialises configuration changes (read-modify-publish of the catalog).
+  std::mutex* config_mu = nullptr;
+  std::chrono::steady_clock::time_point started;
+};
+
+}  // namespace ricochet::engine
+
+#endif  // RICOCHET_ENGINE_SERVICES_H_

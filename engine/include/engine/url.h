@@ -1,0 +1,43 @@
+// URL helpers for the request path: RFC 3986 percent-encoding, query parsing, and checks of
+// configured URLs. No allocation beyond the returned strings.
+#ifndef RICOCHET_ENGINE_URL_H_
+#define RICOCHET_ENGINE_URL_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+
+namespace ricochet::engine {
+
+// Appends `value` percent-encoded: unreserved characters (ALPHA DIGIT - . _ ~) stay, every
+// other byte becomes %XX with upper-case hex.
+void AppendPercentEncoded(std::string& out, std::string_view value);
+[[nodiscard]] std::string PercentEncode(std::string_view value);
+
+// Decodes %XX and, when `plus_is_space`, '+' (form encoding). A malformed escape is kept
+// literally, as browsers do.
+[[nodiscard]] std::string PercentDecode(std::string_view value, bool plus_is_space = true);
+
+// Calls fn(name, value) for each `name=value` pair of an application/x-www-form-urlencoded
+// string (a query string without '?'), both decoded. Empty pairs are skipped.
+void ForEachQueryParam(std::string_view query,
+                       absl::FunctionRef<void(std::string_view, std::string_view)> fn);
+
+// Splits a request target into path and query (without '?'); a fragment is dropped.
+void SplitTarget(std::string_view target, std::string_view* path, std::string_view* query);
+
+// True if any byte is a C0 control, DEL, or (when `reject_space`) a space.
+[[nodiscard]] bool HasControlChars(std::string_view s, bool reject_space = false);
+
+// A configured destination must be an absolute http(s) URL with a host, at most 4096 bytes,
+// without control characters or whitespace. InvalidArgument says what is wrong.
+[[nodiscard]] absl::Status ValidateConfiguredUrl(std::string_view url);
+
+// Ids of offers and affiliates: [A-Za-z0-9_-]{1,64}.
+[[nodiscard]] bool IsValidId(std::string_view id);
+
+}  // namespace ricochet::engine
+
+#endif  // RICOCHET_ENGINE_URL_H_

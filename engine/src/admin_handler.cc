@@ -1,0 +1,319 @@
+#include <openssl/crypto.h>
+
+#include <map>
+#include <tuple>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "attribution/money.h"
+#include "attribution/sv.h"
+#include "boost/asio/post.hpp"
+#include "boost/json/serialize.hpp"
+#include "boost/json/value.hpp"
+#include "engine/handlers.h"
+#include "engine/url.h"
+
+namespace ricochet::engine {
+namespace http = boost::beast::http;
+namespace json = boost::json;
+namespace {
+
+constexpr auto kFlushTimeout = std::chrono::seconds(5);
+
+Response Json(unsigned version, const json::value& v, http::status status = http::status::ok) {
+  return JsonResponse(version, status, json::serialize(v));
+}
+
+Response FieldErrorResponse(unsigned version, const FieldError& e) {
+  json::object o;
+  o["reason"] = e.reason;
+  if (!e.field.empty()) o["field"] = e.field;
+  o["message"] = e.message;
+  return Json(version, o, http::status::bad_request);
+}
+
+Response StorageError(unsigned version, const Services& s, const absl::Status& st,
+                      std::string_view what) {
+  s.log->Error("storage error", {{"op", what}, {"error", st.ToString()}});
+  return JsonError(version, http::status::service_unavailable, "storage_unavailable");
+}
+
+bool TokenMatches(const Request& req, const std::string& token) {
+  auto it = req.find(http::field::authorization);
+  if (it == req.end()) return false;
+  std::string_view v = it->value();
+  constexpr std::string_view kBearer = "Bearer ";
+  if (v.size() < kBearer.size() || !absl::EqualsIgnoreCase(ToAbsl(v.substr(0, kBearer.size())), ToAbsl(kBearer))) {
+    return false;
+  }
+  v.remove_prefix(kBearer.size());
+  if (v.size() != token.size()) return false;
+  return CRYPTO_memcmp(v.data(), token.data(), token.size()) == 0;
+}
+
+std::string FormatDay(int32_t day) {
+  return absl::FormatCivilTime(absl::CivilDay(1970, 1, 1) + day);
+}
+
+std::optional<int32_t> ParseDay(std::string_view text) {
+  absl::CivilDay d;
+  if (text.size() != 10 || !absl::ParseCivilTime(ToAbsl(text), &d)) return std::nullopt;
+  return static_cast<int32_t>(d - absl::CivilDay(1970, 1, 1));
+}
+
+std::string Rfc3339(int64_t ms) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+}
+
+}  // namespace
+
+AdminHandler::AdminHandler(const Services& services) : s_(services) {}
+
+void AdminHandler::Handle(Request&& req, const RequestContext& ctx, Responder respond) {
+  std::string_view path, query;
+  SplitTarget(req.target(), &path, &query);
+  if (HandleHealth(s_, req, path, respond)) return;
+  if (path == "/metrics") {
+    if (req.method() != http::verb::get) {
+      Response res = JsonError(req.version(), http::status::method_not_allowed, "method_not_allowed");
+      res.set(http::field::allow, "GET");
+      respond.Send(Route::kMetrics, std::move(res));
+      return;
+    }
+    storage::StoreStats st = s_.store->Stats();
+    Gauges g;
+    g.click_queue_depth = s_.clicks->depth();
+    g.wal_syncs = st.wal_syncs;
+    g.memtable_bytes = st.memtable_bytes;
+    g.pending_compaction_bytes = st.pending_compaction_bytes;
+    g.estimated_clicks = st.estimated_clicks;
+    g.uptime_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - s_.started).count();
+    Response res(http::status::ok, req.version());
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.set(http::field::cache_control, "no-store");
+    res.body() = s_.metrics->Render(g);
+    res.prepare_payload();
+    respond.Send(Route::kMetrics, std::move(res));
+    return;
+  }
+  if (path != "/api" && path.substr(0, 5) != "/api/") {
+    respond.Send(Route::kNotFound, JsonError(req.version(), http::status::not_found, "not_found"));
+    return;
+  }
+  if (!TokenMatches(req, s_.config->admin_token)) {
+    Response res = JsonError(req.version(), http::status::unauthorized, "unauthorized");
+    res.set(http::field::www_authenticate, "Bearer");
+    respond.Send(Route::kAdminApi, std::move(res));
+    return;
+  }
+  // Everything behind the token may scan or fsync: off the I/O thread.
+  boost::asio::post(*s_.blocking_pool, [this, req = std::move(req), r = std::move(respond)]() mutable {
+    std::string_view p, q;
+    SplitTarget(req.target(), &p, &q);
+    r.Send(Route::kAdminApi, HandleApi(req, p, q));
+  });
+}
+
+Response AdminHandler::HandleApi(const Request& req, std::string_view path, std::string_view query) {
+  const unsigned version = req.version();
+  std::vector<std::string_view> parts;  // "api", ...
+  for (absl::string_view part : absl::StrSplit(ToAbsl(path.substr(1)), '/')) parts.push_back(ToStd(part));
+  const http::verb method = req.method();
+  auto not_allowed = [&](std::string_view allow) {
+    Response res = JsonError(version, http::status::method_not_allowed, "method_not_allowed");
+    res.set(http::field::allow, allow);
+    return res;
+  };
+
+  if (parts.size() >= 2 && (parts[1] == "offers" || parts[1] == "affiliates")) {
+    bool offers = parts[1] == "offers";
+    if (parts.size() == 2 || (parts.size() == 3 && parts[2].empty())) {
+      if (method != http::verb::get) return not_allowed("GET");
+      std::shared_ptr<const Catalog> cat = s_.catalog->Snapshot();
+      std::map<std::string_view, json::object> sorted;
+      json::array items;
+      if (offers) {
+        for (const auto& [id, o] : cat->offers) sorted[id] = OfferToJson(*o);
+      } else {
+        for (const auto& [id, a] : cat->affiliates) sorted[id] = AffiliateToJson(*a);
+      }
+      for (auto& [id, obj] : sorted) items.push_back(std::move(obj));
+      json::object out;
+      out[offers ? "offers" : "affiliates"] = std::move(items);
+      return Json(version, out);
+    }
+    if (parts.size() != 3) return JsonError(version, http::status::not_found, "not_found");
+    std::string_view id = parts[2];
+    if (method == http::verb::put) return offers ? PutOffer(req, id) : PutAffiliate(req, id);
+    if (method != http::verb::get) return not_allowed("GET, PUT");
+    std::shared_ptr<const Catalog> cat = s_.catalog->Snapshot();
+    if (offers) {
+      const Offer* o = cat->FindOffer(id);
+      if (o == nullptr) return JsonError(version, http::status::not_found, "unknown_offer");
+      return Json(version, OfferToJson(*o));
+    }
+    const Affiliate* a = cat->FindAffiliate(id);
+    if (a == nullptr) return JsonError(version, http::status::not_found, "unknown_affiliate");
+    return Json(version, AffiliateToJson(*a));
+  }
+  if (parts.size() == 3 && parts[1] == "clicks") {
+    if (method != http::verb::get) return not_allowed("GET");
+    return GetClick(req, parts[2]);
+  }
+  if (parts.size() == 2 && parts[1] == "report") {
+    if (method != http::verb::get) return not_allowed("GET");
+    return GetReport(req, query);
+  }
+  return JsonError(version, http::status::not_found, "not_found");
+}
+
+Response AdminHandler::PutOffer(const Request& req, std::string_view id) {
+  Offer offer;
+  FieldError error;
+  if (!ParseOffer(id, req.body(), &offer, &error)) return FieldErrorResponse(req.version(), error);
+  json::object stored = OfferToJson(offer);
+  std::lock_guard<std::mutex> lock(*s_.config_mu);
+  if (absl::Status st = s_.store->PutConfig("offer", offer.id, json::serialize(stored)); !st.ok()) {
+    return StorageError(req.version(), s_, st, "put offer");
+  }
+  auto next = std::make_shared<Catalog>(*s_.catalog->Snapshot());
+  std::string key = offer.id;  // the right side of = is evaluated first and moves offer.id
+  next->offers[key] = std::make_shared<const Offer>(std::move(offer));
+  s_.catalog->Publish(std::move(next));
+  return Json(req.version(), stored);
+}
+
+Response AdminHandler::PutAffiliate(const Request& req, std::string_view id) {
+  Affiliate aff;
+  FieldError error;
+  if (!ParseAffiliate(id, req.body(), &aff, &error)) return FieldErrorResponse(req.version(), error);
+  json::object stored = AffiliateToJson(aff);
+  std::lock_guard<std::mutex> lock(*s_.config_mu);
+  auto next = std::make_shared<Catalog>(*s_.catalog->Snapshot());
+  // The parent chain must not lead back here (it may name affiliates not created yet).
+  std::string_view cursor = aff.parent;
+  for (int depth = 0; !cursor.empty() && depth < 64; ++depth) {
+    if (cursor == aff.id) {
+      return FieldErrorResponse(req.version(),
+                                {"bad_parent", "parent", "the parent chain would form a cycle"});
+    }
+    const Affiliate* up = next->FindAffiliate(cursor);
+    cursor = up == nullptr ? std::string_view() : std::string_view(up->parent);
+  }
+  if (absl::Status st = s_.store->PutConfig("affiliate", aff.id, json::serialize(stored)); !st.ok()) {
+    return StorageError(req.version(), s_, st, "put affiliate");
+  }
+  std::string key = aff.id;
+  next->affiliates[key] = std::make_shared<const Affiliate>(std::move(aff));
+  s_.catalog->Publish(std::move(next));
+  return Json(req.version(), stored);
+}
+
+Response AdminHandler::GetClick(const Request& req, std::string_view id) {
+  std::optional<ClickIdInfo> info = s_.click_ids->Verify(id);
+  if (!info) return JsonError(req.version(), http::status::bad_request, "bad_click_id");
+  (void)s_.clicks->Flush(kFlushTimeout);  // see the caller's own recent clicks
+  absl::StatusOr<std::optional<storage::ClickRecord>> click = s_.store->GetClick(info->time_ms, id);
+  if (!click.ok()) return StorageError(req.version(), s_, click.status(), "get click");
+  if (!click->has_value()) return JsonError(req.version(), http::status::not_found, "unknown_click");
+  const storage::ClickRecord& c = **click;
+  json::object o;
+  o["click_id"] = c.click_id;
+  o["time"] = Rfc3339(c.time_ms);
+  o["partition"] = info->partition;
+  o["offer"] = c.offer;
+  o["affiliate"] = c.affiliate;
+  for (int i = 0; i < 5; ++i) o[absl::StrCat("sub", i + 1)] = c.subs[i];
+  o["source"] = c.source;
+  o["class"] = attribution::ClickClassName(c.klass);
+  o["attributable"] = c.attributable;
+  o["client_ip"] = c.client_ip;
+  o["user_agent"] = c.user_agent;
+  o["referer"] = c.referer;
+  o["visitor_id"] = c.visitor_id;
+  return Json(req.version(), o);
+}
+
+Response AdminHandler::GetReport(const Request& req, std::string_view query) {
+  const unsigned version = req.version();
+  std::string from_s, to_s, group_s, offer_filter, affiliate_filter;
+  ForEachQueryParam(query, [&](std::string_view name, std::string_view value) {
+    if (name == "from") from_s.assign(value);
+    if (name == "to") to_s.assign(value);
+    if (name == "group_by") group_s.assign(value);
+    if (name == "offer" || name == "offer_id") offer_filter.assign(value);
+    if (name == "affiliate" || name == "aff") affiliate_filter.assign(value);
+  });
+  int32_t today = static_cast<int32_t>(absl::ToUnixSeconds(absl::Now()) / 86400);
+  std::optional<int32_t> from = from_s.empty() ? today : ParseDay(from_s);
+  std::optional<int32_t> to = to_s.empty() ? today : ParseDay(to_s);
+  if (!from || !to) {
+    return JsonError(version, http::status::bad_request, "bad_date",
+                     R"("message":"from and to must be dates as YYYY-MM-DD")");
+  }
+  if (*from > *to) {
+    return JsonError(version, http::status::bad_request, "bad_date",
+                     R"("message":"from must not be after to")");
+  }
+  bool by_day = false, by_offer = false, by_affiliate = false, by_sub1 = false;
+  if (group_s.empty()) group_s = "day";
+  for (absl::string_view g : absl::StrSplit(group_s, ',', absl::SkipWhitespace())) {
+    if (g == "day") {
+      by_day = true;
+    } else if (g == "offer") {
+      by_offer = true;
+    } else if (g == "affiliate") {
+      by_affiliate = true;
+    } else if (g == "sub1") {
+      by_sub1 = true;
+    } else {
+      return JsonError(version, http::status::bad_request, "bad_group_by",
+                       R"("message":"group_by takes day, offer, affiliate and sub1")");
+    }
+  }
+  (void)s_.clicks->Flush(kFlushTimeout);
+  using Key = std::tuple<int32_t, std::string, std::string, std::string>;
+  std::map<Key, std::array<int64_t, storage::kCounterFieldCount>> groups;
+  absl::Status st = s_.store->ScanCounters(*from, *to, [&](const storage::CounterRow& row) {
+    if (!offer_filter.empty() && row.offer != offer_filter) return;
+    if (!affiliate_filter.empty() && row.affiliate != affiliate_filter) return;
+    Key key{by_day ? row.day : 0, by_offer ? row.offer : "", by_affiliate ? row.affiliate : "",
+            by_sub1 ? row.sub1 : ""};
+    auto& acc = groups[key];
+    for (size_t i = 0; i < acc.size(); ++i) acc[i] += row.values[i];
+  });
+  if (!st.ok()) return StorageError(version, s_, st, "scan counters");
+  json::array rows;
+  for (const auto& [key, v] : groups) {
+    json::object o;
+    if (by_day) o["day"] = FormatDay(std::get<0>(key));
+    if (by_offer) o["offer"] = std::get<1>(key);
+    if (by_affiliate) o["affiliate"] = std::get<2>(key);
+    if (by_sub1) o["sub1"] = std::get<3>(key);
+    o["clicks"] = v[storage::kClicks];
+    o["unique_clicks"] = v[storage::kUniqueClicks];
+    o["duplicate_clicks"] = v[storage::kDuplicateClicks];
+    o["bot_clicks"] = v[storage::kBotClicks];
+    o["rate_limited_clicks"] = v[storage::kRateLimitedClicks];
+    // Conversion counters join these rows with the postback route (see docs/api.md).
+    o["conversions"] = 0;
+    o["approved"] = 0;
+    o["pending"] = 0;
+    o["rejected"] = 0;
+    o["revenue"] = json::object();
+    o["payout"] = json::object();
+    rows.push_back(std::move(o));
+  }
+  json::object out;
+  out["from"] = FormatDay(*from);
+  out["to"] = FormatDay(*to);
+  out["rows"] = std::move(rows);
+  return Json(version, out);
+}
+
+}  // namespace ricochet::engine

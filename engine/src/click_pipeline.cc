@@ -1,0 +1,218 @@
+#include "engine/click_pipeline.h"
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+
+namespace ricochet::engine {
+
+ClickPipeline::ClickPipeline(storage::Store* store, Metrics* metrics, const Logger* log,
+                             ClickPipelineOptions options)
+    : store_(store), metrics_(metrics), log_(log), options_(options), head_(&stub_), tail_(&stub_) {}
+
+ClickPipeline::~ClickPipeline() {
+  Stop();
+  while (PendingClick* p = Pop()) delete p;
+}
+
+void ClickPipeline::Start() {
+  last_sync_ = std::chrono::steady_clock::now();
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ClickPipeline::Stop() {
+  if (!thread_.joinable()) return;
+  stopping_.store(true, std::memory_order_seq_cst);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_cv_.notify_one();
+  }
+  thread_.join();
+}
+
+bool ClickPipeline::Submit(std::unique_ptr<PendingClick> click) {
+  uint64_t depth = submitted_.load(std::memory_order_relaxed) - processed_.load(std::memory_order_relaxed);
+  if (depth >= options_.queue_limit) {
+    metrics_->CountClicksDropped(metrics_->other_shard(), 1);
+    return false;
+  }
+  submitted_.fetch_add(1, std::memory_order_relaxed);
+  PendingClick* node = click.release();
+  node->next.store(nullptr, std::memory_order_relaxed);
+  PendingClick* prev = head_.exchange(node, std::memory_order_acq_rel);
+  prev->next.store(node, std::memory_order_release);
+  // Pairs with the fence in Run(): either the writer sees our node, or we see it sleeping.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleeping_.load(std::memory_order_relaxed)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_cv_.notify_one();
+  }
+  return true;
+}
+
+PendingClick* ClickPipeline::Pop() {
+  PendingClick* tail = tail_;
+  PendingClick* next = tail->next.load(std::memory_order_acquire);
+  if (tail == &stub_) {
+    if (next == nullptr) return nullptr;
+    tail_ = next;
+    tail = next;
+    next = next->next.load(std::memory_order_acquire);
+  }
+  if (next != nullptr) {
+    tail_ = next;
+    return tail;
+  }
+  if (tail != head_.load(std::memory_order_acquire)) return nullptr;  // a push is in flight
+  stub_.next.store(nullptr, std::memory_order_relaxed);
+  PendingClick* prev = head_.exchange(&stub_, std::memory_order_acq_rel);
+  prev->next.store(&stub_, std::memory_order_release);
+  next = tail->next.load(std::memory_order_acquire);
+  if (next != nullptr) {
+    tail_ = next;
+    return tail;
+  }
+  return nullptr;
+}
+
+bool ClickPipeline::Flush(std::chrono::milliseconds timeout) {
+  uint64_t target = submitted_.load(std::memory_order_acquire);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (processed_.load(std::memory_order_acquire) < target) {
+    // Make sure a sleeping writer looks at the queue now.
+    wake_cv_.notify_one();
+  }
+  return flushed_cv_.wait_for(lock, timeout, [&] {
+    return processed_.load(std::memory_order_acquire) >= target;
+  });
+}
+
+uint64_t ClickPipeline::depth() const {
+  uint64_t s = submitted_.load(std::memory_order_relaxed);
+  uint64_t p = processed_.load(std::memory_order_relaxed);
+  return s > p ? s - p : 0;
+}
+
+uint32_t ClickPipeline::CountForRateLimit(const storage::ClickRecord& r) {
+  int64_t minute = r.time_ms / 60'000;
+  if (minute < rate_minute_) return 1;  // stamped just before a rollover by another thread
+  if (minute > rate_minute_) {
+    // A new minute: older counts can never matter again.
+    rate_counts_.clear();
+    rate_minute_ = minute;
+  }
+  std::string key = absl::StrCat(r.offer, absl::string_view("\0", 1), r.client_ip);
+  return ++rate_counts_[key];
+}
+
+void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& batch) {
+  // Classify in arrival order. Candidates for dedupe are looked up in one MultiGet; slots
+  // taken earlier in this same batch are seen through `taken`.
+  std::vector<attribution::ClickFacts> facts(batch.size());
+  std::vector<attribution::DedupeKey> lookup_keys;
+  std::vector<size_t> lookup_index(batch.size(), SIZE_MAX);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    PendingClick& c = *batch[i];
+    attribution::ClickFacts& f = facts[i];
+    f.is_head = c.is_head;
+    f.bot_user_agent = c.bot_user_agent;
+    f.now_ms = c.record.time_ms;
+    f.dedupe_window_s = c.dedupe_window_s;
+    f.max_clicks_per_ip_per_minute =
+        static_cast<uint32_t>(std::min<int64_t>(c.max_clicks_per_ip_per_minute, UINT32_MAX));
+    if (f.is_head || f.bot_user_agent) continue;  // bots neither count nor take slots
+    f.clicks_this_minute = CountForRateLimit(c.record);
+    lookup_index[i] = lookup_keys.size();
+    lookup_keys.push_back(c.dedupe_key);
+  }
+  absl::StatusOr<std::vector<std::optional<int64_t>>> slots = store_->GetDedupeSlots(lookup_keys);
+  if (!slots.ok()) {
+    // Unknown slot state: count them unique rather than lose the clicks.
+    slots = std::vector<std::optional<int64_t>>(lookup_keys.size());
+    metrics_->CountClickWriteError(metrics_->other_shard());
+  }
+  absl::flat_hash_map<attribution::DedupeKey, int64_t> taken;
+  std::vector<storage::ClickRecord> records;
+  records.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    PendingClick& c = *batch[i];
+    attribution::ClickFacts& f = facts[i];
+    if (lookup_index[i] != SIZE_MAX) {
+      auto it = taken.find(c.dedupe_key);
+      f.dedupe_slot_ms = it != taken.end() ? std::optional<int64_t>(it->second)
+                                           : (*slots)[lookup_index[i]];
+    }
+    c.record.klass = attribution::Classify(f);
+    if (attribution::TakesDedupeSlot(c.record.klass)) {
+      c.record.dedupe_key = c.dedupe_key;
+      taken[c.dedupe_key] = c.record.time_ms;
+    }
+    records.push_back(std::move(c.record));
+  }
+  absl::Status s = store_->WriteClicks(records);
+  if (!s.ok()) {
+    metrics_->CountClickWriteError(metrics_->other_shard());
+    metrics_->CountClicksDropped(metrics_->other_shard(), records.size());
+    int64_t now_ms = records.back().time_ms;
+    if (now_ms - last_error_log_ms_ > 10'000) {  // one line per 10 s, not one per batch
+      last_error_log_ms_ = now_ms;
+      log_->Error("click batch write failed; clicks dropped (redirects still served)",
+                  {{"error", s.ToString()}, {"batch", std::to_string(records.size())}});
+    }
+  } else {
+    unsynced_ = true;
+    for (const storage::ClickRecord& r : records) metrics_->CountClick(metrics_->other_shard(), r.klass);
+  }
+}
+
+void ClickPipeline::Run() {
+  std::vector<std::unique_ptr<PendingClick>> batch;
+  batch.reserve(options_.max_batch);
+  const auto sync_interval = std::chrono::milliseconds(options_.wal_sync_ms);
+  for (;;) {
+    while (batch.size() < options_.max_batch) {
+      PendingClick* p = Pop();
+      if (p == nullptr) break;
+      batch.emplace_back(p);
+    }
+    if (!batch.empty()) {
+      ProcessBatch(batch);
+      size_t n = batch.size();
+      batch.clear();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        processed_.fetch_add(n, std::memory_order_release);
+      }
+      flushed_cv_.notify_all();
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (unsynced_ && now - last_sync_ >= sync_interval) {
+      if (absl::Status s = store_->SyncWal(); !s.ok()) {
+        log_->Error("WAL sync failed", {{"error", s.ToString()}});
+      }
+      unsynced_ = false;
+      last_sync_ = now;
+    }
+    if (HasWork()) continue;
+    if (stopping_.load(std::memory_order_acquire)) {
+      if (depth() == 0) break;
+      std::this_thread::yield();  // a producer is between its count and its push
+      continue;
+    }
+    // Sleep until a producer wakes us or the next sync is due.
+    std::unique_lock<std::mutex> lock(mu_);
+    sleeping_.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (!HasWork() && !stopping_.load(std::memory_order_acquire)) {
+      auto wait = unsynced_ ? sync_interval - (now - last_sync_) : std::chrono::milliseconds(50);
+      wake_cv_.wait_for(lock, wait);
+    }
+    sleeping_.store(false, std::memory_order_relaxed);
+  }
+  if (unsynced_) {
+    if (absl::Status s = store_->SyncWal(); !s.ok()) {
+      log_->Error("final WAL sync failed", {{"error", s.ToString()}});
+    }
+  }
+}
+
+}  // namespace ricochet::engine

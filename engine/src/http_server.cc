@@ -1,0 +1,474 @@
+#include "engine/http_server.h"
+
+#include <deque>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "attribution/sv.h"
+#include "absl/strings/str_cat.h"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/post.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/core/tcp_stream.hpp"
+#include "boost/beast/http/parser.hpp"
+#include "boost/beast/http/read.hpp"
+#include "boost/beast/http/write.hpp"
+
+namespace ricochet::engine {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+Response JsonResponse(unsigned version, http::status status, std::string body) {
+  Response res(status, version);
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+Response JsonError(unsigned version, http::status status, std::string_view reason,
+                   std::string_view extra_fields) {
+  std::string body = absl::StrCat("{\"reason\":\"", ToAbsl(reason), "\"");
+  if (!extra_fields.empty()) absl::StrAppend(&body, ",", ToAbsl(extra_fields));
+  body += "}";
+  return JsonResponse(version, status, std::move(body));
+}
+
+namespace {
+
+// Request-smuggling defences Beast 1.81 does not apply itself. Returns the reason for a 400, or
+// empty when the head is acceptable.
+std::string_view CheckFraming(const http::request_parser<http::string_body>& parser) {
+  const auto& req = parser.get();
+  size_t hosts = 0, lengths = 0, encodings = 0;
+  std::string_view last_encoding;
+  for (const auto& field : req) {
+    switch (field.name()) {
+      case http::field::host:
+        ++hosts;
+        break;
+      case http::field::content_length:
+        ++lengths;
+        break;
+      case http::field::transfer_encoding:
+        ++encodings;
+        last_encoding = field.value();
+        break;
+      default:
+        break;
+    }
+  }
+  if (req.version() >= 11 && hosts != 1) return hosts == 0 ? "missing_host" : "duplicate_host";
+  if (hosts > 1) return "duplicate_host";
+  if (lengths > 1) return "duplicate_content_length";
+  if (encodings > 0) {
+    if (lengths > 0) return "both_transfer_encoding_and_content_length";
+    // The final coding must be chunked, or the body length is undefined (RFC 9112 6.3).
+    size_t comma = last_encoding.rfind(',');
+    std::string_view final_coding =
+        comma == std::string_view::npos ? last_encoding : last_encoding.substr(comma + 1);
+    if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(ToAbsl(final_coding)), "chunked")) {
+      return "bad_transfer_encoding";
+    }
+    if (req.version() < 11) return "bad_transfer_encoding";
+  }
+  if ((req.method() == http::verb::get || req.method() == http::verb::head) &&
+      (encodings > 0 || (parser.content_length() && *parser.content_length() > 0))) {
+    return "body_not_allowed";
+  }
+  return {};
+}
+
+bool IsClientGone(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+         ec == beast::error::timeout || ec == asio::error::broken_pipe ||
+         ec == http::error::partial_message;
+}
+
+}  // namespace
+
+struct HttpServer::Acceptor {
+  Acceptor(asio::io_context& ioc, Listener l, Handler* h) : acceptor(ioc), backoff(ioc), kind(l), handler(h) {}
+  tcp::acceptor acceptor;
+  asio::steady_timer backoff;
+  Listener kind;
+  Handler* handler;
+};
+
+struct HttpServer::Worker {
+  explicit Worker(size_t i) : index(i), ioc(1), guard(ioc.get_executor()) {}
+  size_t index;
+  asio::io_context ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  std::thread thread;
+  std::vector<std::unique_ptr<Acceptor>> acceptors;
+  // Touched only on this worker's thread.
+  std::vector<std::weak_ptr<Session>> sessions;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, HttpServer& server, asio::io_context& ioc, size_t worker,
+          Listener listener, Handler* handler)
+      : stream_(std::move(socket)), ioc_(ioc), server_(server), worker_(worker), handler_(handler) {
+    context_.listener = listener;
+    context_.worker = worker;
+    beast::error_code ec;
+    tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) context_.peer = peer.address();
+    server_.open_connections_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Session() { server_.open_connections_.fetch_sub(1, std::memory_order_relaxed); }
+
+  void Start() {
+    beast::error_code ec;
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+    DoRead();
+  }
+
+  // Worker thread only.
+  void BeginShutdown() {
+    shutting_down_ = true;
+    if (idle_wait_ && slots_.empty()) {
+      beast::error_code ec;
+      stream_.socket().cancel(ec);
+    }
+  }
+
+  void Deliver(uint64_t seq, Route route, Response&& res) {
+    if (slots_.empty() || seq < slots_.front().seq) return;
+    Slot& slot = slots_[seq - slots_.front().seq];
+    slot.route = route;
+    slot.response = std::move(res);
+    slot.ready = true;
+    MaybeWrite();
+  }
+
+  bool OnOwnThread() const { return ioc_.get_executor().running_in_this_thread(); }
+  asio::io_context::executor_type executor() { return ioc_.get_executor(); }
+
+ private:
+  struct Slot {
+    uint64_t seq = 0;
+    bool ready = false;
+    bool close = false;
+    Route route = Route::kNotFound;
+    std::chrono::steady_clock::time_point received;
+    Response response;
+  };
+
+  const HttpServerOptions& opts() const { return server_.options_; }
+
+  void DoRead() {
+    if (reading_ || read_closed_ || slots_.size() >= opts().max_pipeline) return;
+    reading_ = true;
+    if (buffer_.size() > 0) {
+      ReadHeader();
+      return;
+    }
+    if (shutting_down_ && slots_.empty()) {
+      Close();
+      return;
+    }
+    // Wait for the first byte under the idle deadline, then give the request its own deadline.
+    idle_wait_ = true;
+    stream_.expires_after(opts().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->OnFirstBytes(ec, n);
+                            });
+  }
+
+  void OnFirstBytes(beast::error_code ec, size_t n) {
+    idle_wait_ = false;
+    if (ec) {
+      StopReading();
+      return;
+    }
+    buffer_.commit(n);
+    ReadHeader();
+  }
+
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(opts().max_header_bytes));
+    parser_->body_limit(opts().max_body_bytes);
+    read_deadline_ = std::chrono::steady_clock::now() + opts().header_timeout;
+    stream_.expires_at(read_deadline_);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              self->OnHeader(ec);
+                            });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) {
+      OnReadError(ec);
+      return;
+    }
+    if (std::string_view reason = CheckFraming(*parser_); !reason.empty()) {
+      Reject(http::status::bad_request, reason);
+      return;
+    }
+    if (parser_->is_done()) {
+      OnRequest();
+      return;
+    }
+    stream_.expires_at(read_deadline_);
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) {
+        self->OnReadError(ec);
+      } else {
+        self->OnRequest();
+      }
+    });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::header_limit) {
+      Reject(http::status::request_header_fields_too_large, "header_too_large");
+    } else if (ec == http::error::body_limit) {
+      Reject(http::status::payload_too_large, "body_too_large");
+    } else if (ec == beast::error::timeout && parser_ && parser_->got_some()) {
+      Reject(http::status::request_timeout, "request_timeout");
+    } else if (IsClientGone(ec)) {
+      StopReading();
+    } else {
+      Reject(http::status::bad_request, "malformed_request");
+    }
+  }
+
+  // A request that cannot be read any further: answer, then close. Nothing after it is parsed.
+  void Reject(http::status status, std::string_view reason) {
+    reading_ = false;
+    read_closed_ = true;
+    Slot slot;
+    slot.seq = next_seq_++;
+    slot.ready = true;
+    slot.close = true;
+    slot.route = Route::kBadRequest;
+    slot.received = std::chrono::steady_clock::now();
+    slot.response = JsonError(11, status, reason);
+    server_.metrics_->RecordRequest(worker_, context_.listener, Route::kBadRequest,
+                                    static_cast<int>(status), 0);
+    slots_.push_back(std::move(slot));
+    MaybeWrite();
+  }
+
+  void StopReading() {
+    reading_ = false;
+    read_closed_ = true;
+    if (slots_.empty()) Close();
+  }
+
+  void OnRequest() {
+    reading_ = false;
+    Request req = parser_->release();
+    parser_.reset();
+    bool keep_alive = req.keep_alive() && !shutting_down_;
+    Slot slot;
+    slot.seq = next_seq_++;
+    slot.close = !keep_alive;
+    slot.received = std::chrono::steady_clock::now();
+    if (!keep_alive) read_closed_ = true;
+    uint64_t seq = slot.seq;
+    slots_.push_back(std::move(slot));
+    handler_->Handle(std::move(req), context_, Responder(shared_from_this(), seq));
+    DoRead();  // read ahead (pipelining) while the answer is being produced
+  }
+
+  void MaybeWrite() {
+    if (writing_ || slots_.empty() || !slots_.front().ready) return;
+    Slot& front = slots_.front();
+    if (shutting_down_ && slots_.size() == 1 && !reading_) {
+      front.close = true;
+      read_closed_ = true;
+    }
+    front.response.keep_alive(!front.close);
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - front.received)
+                      .count();
+    if (front.route != Route::kBadRequest) {
+      server_.metrics_->RecordRequest(worker_, context_.listener, front.route,
+                                      front.response.result_int(), micros);
+    }
+    writing_ = true;
+    stream_.expires_after(opts().write_timeout);
+    http::async_write(stream_, front.response,
+                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+  }
+
+  void OnWrite(beast::error_code ec) {
+    writing_ = false;
+    if (ec) {
+      Close();
+      return;
+    }
+    bool close = slots_.front().close;
+    slots_.pop_front();
+    if (close) {
+      Close();
+      return;
+    }
+    MaybeWrite();
+    DoRead();
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    read_closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  asio::io_context& ioc_;
+  HttpServer& server_;
+  size_t worker_;
+  Handler* handler_;
+  RequestContext context_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::deque<Slot> slots_;
+  uint64_t next_seq_ = 0;
+  std::chrono::steady_clock::time_point read_deadline_;
+  bool reading_ = false;
+  bool read_closed_ = false;
+  bool writing_ = false;
+  bool idle_wait_ = false;
+  bool shutting_down_ = false;
+  bool closed_ = false;
+};
+
+Responder::Responder(std::shared_ptr<Session> session, uint64_t seq)
+    : session_(std::move(session)), seq_(seq) {}
+Responder::Responder(Responder&&) noexcept = default;
+Responder& Responder::operator=(Responder&&) noexcept = default;
+Responder::~Responder() = default;
+
+void Responder::Send(Route route, Response&& response) {
+  std::shared_ptr<Session> session = std::move(session_);
+  if (!session) return;
+  if (session->OnOwnThread()) {
+    session->Deliver(seq_, route, std::move(response));
+    return;
+  }
+  asio::post(session->executor(), [session, seq = seq_, route, res = std::move(response)]() mutable {
+    session->Deliver(seq, route, std::move(res));
+  });
+}
+
+HttpServer::HttpServer(HttpServerOptions options, Metrics* metrics, const Logger* log)
+    : options_(options), metrics_(metrics), log_(log) {
+  for (int i = 0; i < options_.threads; ++i) workers_.push_back(std::make_unique<Worker>(i));
+}
+
+HttpServer::~HttpServer() {
+  if (started_) Shutdown(std::chrono::milliseconds(0));
+  workers_.clear();  // sessions still queued in an io_context die here, before the counters
+}
+
+absl::Status HttpServer::Listen(Listener kind, const Endpoint& endpoint, Handler* handler) {
+  beast::error_code ec;
+  asio::ip::address addr = asio::ip::make_address(endpoint.host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad address ", endpoint.host));
+  uint16_t port = endpoint.port;
+  size_t count = kind == Listener::kPublic ? workers_.size() : 1;
+  for (size_t i = 0; i < count; ++i) {
+    Worker& w = *workers_[i];
+    auto a = std::make_unique<Acceptor>(w.ioc, kind, handler);
+    tcp::endpoint ep(addr, port);
+    a->acceptor.open(ep.protocol(), ec);
+    if (!ec) a->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && count > 1) {
+      a->acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+    }
+    if (!ec) a->acceptor.bind(ep, ec);
+    if (!ec) a->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", endpoint.host, ":", port, ": ",
+                                                 ec.message()));
+    }
+    // With port 0 the first socket picks the port and the others join it.
+    port = a->acceptor.local_endpoint().port();
+    w.acceptors.push_back(std::move(a));
+  }
+  ports_[size_t(kind)] = port;
+  return absl::OkStatus();
+}
+
+uint16_t HttpServer::port(Listener kind) const { return ports_[size_t(kind)]; }
+
+void HttpServer::Accept(Worker& worker, Acceptor& a) {
+  a.acceptor.async_accept(worker.ioc, [this, &worker, &a](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || stopping_.load(std::memory_order_relaxed)) return;
+    if (ec) {
+      // Out of descriptors (or memory): pause instead of spinning; a retry a moment later finds
+      // descriptors freed by closed connections.
+      metrics_->CountAcceptBackoff(worker.index);
+      a.backoff.expires_after(std::chrono::milliseconds(50));
+      a.backoff.async_wait([this, &worker, &a](beast::error_code wec) {
+        if (!wec) Accept(worker, a);
+      });
+      return;
+    }
+    metrics_->CountConnection(worker.index, a.kind);
+    auto session = std::make_shared<Session>(std::move(socket), *this, worker.ioc, worker.index, a.kind, a.handler);
+    if (worker.sessions.size() >= 1024 && worker.sessions.size() % 1024 == 0) {
+      std::erase_if(worker.sessions, [](const std::weak_ptr<Session>& w) { return w.expired(); });
+    }
+    worker.sessions.push_back(session);
+    session->Start();
+    Accept(worker, a);
+  });
+}
+
+void HttpServer::Start() {
+  started_ = true;
+  for (auto& wp : workers_) {
+    Worker& w = *wp;
+    for (auto& a : w.acceptors) Accept(w, *a);
+    w.thread = std::thread([&w] { w.ioc.run(); });
+  }
+}
+
+void HttpServer::Shutdown(std::chrono::milliseconds drain) {
+  if (!started_) return;
+  started_ = false;
+  stopping_.store(true);
+  for (auto& wp : workers_) {
+    Worker& w = *wp;
+    asio::post(w.ioc, [&w] {
+      for (auto& a : w.acceptors) {
+        beast::error_code ec;
+        a->acceptor.close(ec);
+        a->backoff.cancel();
+      }
+      for (auto& weak : w.sessions) {
+        if (auto s = weak.lock()) s->BeginShutdown();
+      }
+    });
+  }
+  auto deadline = std::chrono::steady_clock::now() + drain;
+  while (open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (auto& wp : workers_) {
+    wp->guard.reset();
+    wp->ioc.stop();
+  }
+  for (auto& wp : workers_) {
+    if (wp->thread.joinable()) wp->thread.join();
+  }
+  log_->Info("http server stopped",
+             {{"connections_cut", std::to_string(open_connections())}});
+}
+
+}  // namespace ricochet::engine

@@ -1,0 +1,177 @@
+#include "engine/metrics.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "attribution/sv.h"
+
+namespace ricochet::engine {
+namespace {
+
+size_t StatusSlot(int status) {
+  for (size_t i = 0; i < std::size(kStatusCodes); ++i) {
+    if (kStatusCodes[i] == status) return i;
+  }
+  return kStatusSlots - 1;
+}
+
+size_t BucketSlot(int64_t micros) {
+  for (size_t i = 0; i < std::size(kLatencyBuckets); ++i) {
+    if (static_cast<double>(micros) <= kLatencyBuckets[i] * 1e6) return i;
+  }
+  return kBucketSlots - 1;
+}
+
+std::string_view ListenerName(Listener l) { return l == Listener::kPublic ? "public" : "admin"; }
+
+inline void Inc(std::atomic<uint64_t>& a, uint64_t n = 1) { a.fetch_add(n, std::memory_order_relaxed); }
+
+}  // namespace
+
+std::string_view RouteName(Route r) {
+  switch (r) {
+    case Route::kClick:
+      return "click";
+    case Route::kPostback:
+      return "postback";
+    case Route::kPixel:
+      return "pixel";
+    case Route::kHealthz:
+      return "healthz";
+    case Route::kReadyz:
+      return "readyz";
+    case Route::kMetrics:
+      return "metrics";
+    case Route::kAdminApi:
+      return "admin_api";
+    case Route::kNotFound:
+      return "not_found";
+    case Route::kBadRequest:
+      return "bad_request";
+    case Route::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+Metrics::Metrics(size_t shards) {
+  for (size_t i = 0; i < shards + 1; ++i) {
+    auto s = std::make_unique<Shard>();
+    // Zero every counter (std::atomic<uint64_t> default-init is indeterminate pre-C++20 libs).
+    std::memset(static_cast<void*>(s.get()), 0, sizeof(Shard));
+    shards_.push_back(std::move(s));
+  }
+}
+
+void Metrics::RecordRequest(size_t shard, Listener listener, Route route, int status,
+                            int64_t micros) {
+  Shard& s = *shards_[shard];
+  Inc(s.requests[size_t(listener)][size_t(route)][StatusSlot(status)]);
+  Inc(s.latency[size_t(route)][BucketSlot(micros)]);
+  Inc(s.latency_sum_us[size_t(route)], static_cast<uint64_t>(micros < 0 ? 0 : micros));
+}
+
+void Metrics::CountClick(size_t shard, attribution::ClickClass c) {
+  Inc(shards_[shard]->clicks[static_cast<size_t>(c) & 3]);
+}
+void Metrics::CountClicksDropped(size_t shard, uint64_t n) { Inc(shards_[shard]->clicks_dropped, n); }
+void Metrics::CountClickWriteError(size_t shard) { Inc(shards_[shard]->click_write_errors); }
+void Metrics::CountConnection(size_t shard, Listener l) { Inc(shards_[shard]->connections[size_t(l)]); }
+void Metrics::CountAcceptBackoff(size_t shard) { Inc(shards_[shard]->accept_backoffs); }
+
+std::string Metrics::Render(const Gauges& g) const {
+  auto sum = [&](auto member) {
+    uint64_t total = 0;
+    for (const auto& s : shards_) total += member(*s).load(std::memory_order_relaxed);
+    return total;
+  };
+  std::string out;
+  absl::StrAppend(&out, "# HELP ricochet_build_info Build information.\n",
+                  "# TYPE ricochet_build_info gauge\n", "ricochet_build_info{version=\"",
+                  RICOCHET_VERSION, "\"} 1\n");
+  absl::StrAppend(&out, "# HELP ricochet_uptime_seconds Seconds since the server started.\n",
+                  "# TYPE ricochet_uptime_seconds gauge\n",
+                  absl::StrFormat("ricochet_uptime_seconds %.3f\n", g.uptime_seconds));
+
+  absl::StrAppend(&out, "# HELP ricochet_http_requests_total HTTP requests answered.\n",
+                  "# TYPE ricochet_http_requests_total counter\n");
+  for (size_t l = 0; l < size_t(Listener::kCount); ++l) {
+    for (size_t r = 0; r < size_t(Route::kCount); ++r) {
+      for (size_t c = 0; c < kStatusSlots; ++c) {
+        uint64_t v = sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.requests[l][r][c]; });
+        if (v == 0) continue;
+        std::string code = c < std::size(kStatusCodes) ? std::to_string(kStatusCodes[c]) : "other";
+        absl::StrAppend(&out, "ricochet_http_requests_total{listener=\"",
+                        ToAbsl(ListenerName(static_cast<Listener>(l))), "\",route=\"",
+                        ToAbsl(RouteName(static_cast<Route>(r))), "\",code=\"", code, "\"} ", v, "\n");
+      }
+    }
+  }
+
+  absl::StrAppend(&out,
+                  "# HELP ricochet_http_request_duration_seconds Time from request parsed to "
+                  "response ready.\n",
+                  "# TYPE ricochet_http_request_duration_seconds histogram\n");
+  for (size_t r = 0; r < size_t(Route::kCount); ++r) {
+    uint64_t cumulative = 0;
+    std::string route(ToAbsl(RouteName(static_cast<Route>(r))));
+    std::string lines;
+    for (size_t b = 0; b < kBucketSlots; ++b) {
+      cumulative += sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.latency[r][b]; });
+      std::string le = b < std::size(kLatencyBuckets) ? absl::StrFormat("%g", kLatencyBuckets[b]) : "+Inf";
+      absl::StrAppend(&lines, "ricochet_http_request_duration_seconds_bucket{route=\"", route,
+                      "\",le=\"", le, "\"} ", cumulative, "\n");
+    }
+    if (cumulative == 0) continue;
+    uint64_t sum_us = sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.latency_sum_us[r]; });
+    absl::StrAppend(&out, lines, "ricochet_http_request_duration_seconds_sum{route=\"", route,
+                    "\"} ", absl::StrFormat("%.6f", static_cast<double>(sum_us) / 1e6), "\n",
+                    "ricochet_http_request_duration_seconds_count{route=\"", route, "\"} ",
+                    cumulative, "\n");
+  }
+
+  absl::StrAppend(&out, "# HELP ricochet_clicks_total Clicks recorded, by class.\n",
+                  "# TYPE ricochet_clicks_total counter\n");
+  for (int c = 0; c < 4; ++c) {
+    uint64_t v = sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.clicks[c]; });
+    absl::StrAppend(&out, "ricochet_clicks_total{class=\"",
+                    ToAbsl(attribution::ClickClassName(static_cast<attribution::ClickClass>(c))), "\"} ", v,
+                    "\n");
+  }
+  auto counter = [&](std::string_view name, std::string_view help, uint64_t v) {
+    absl::StrAppend(&out, "# HELP ", ToAbsl(name), " ", ToAbsl(help), "\n# TYPE ", ToAbsl(name), " counter\n", ToAbsl(name), " ",
+                    v, "\n");
+  };
+  auto gauge = [&](std::string_view name, std::string_view help, uint64_t v) {
+    absl::StrAppend(&out, "# HELP ", ToAbsl(name), " ", ToAbsl(help), "\n# TYPE ", ToAbsl(name), " gauge\n", ToAbsl(name), " ", v,
+                    "\n");
+  };
+  counter("ricochet_clicks_dropped_total",
+          "Clicks redirected but not recorded (queue full or storage failure).",
+          sum([](const Shard& s) -> const std::atomic<uint64_t>& { return s.clicks_dropped; }));
+  counter("ricochet_click_write_errors_total", "Failed click batch writes.",
+          sum([](const Shard& s) -> const std::atomic<uint64_t>& { return s.click_write_errors; }));
+  counter("ricochet_accept_backoffs_total",
+          "Times the accept loop paused because the process ran out of descriptors.",
+          sum([](const Shard& s) -> const std::atomic<uint64_t>& { return s.accept_backoffs; }));
+  absl::StrAppend(&out, "# HELP ricochet_connections_total Connections accepted.\n",
+                  "# TYPE ricochet_connections_total counter\n");
+  for (size_t l = 0; l < size_t(Listener::kCount); ++l) {
+    absl::StrAppend(&out, "ricochet_connections_total{listener=\"",
+                    ToAbsl(ListenerName(static_cast<Listener>(l))), "\"} ",
+                    sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.connections[l]; }),
+                    "\n");
+  }
+  gauge("ricochet_open_connections", "Connections currently open.", g.open_connections);
+  gauge("ricochet_click_queue_depth", "Clicks waiting for the writer.", g.click_queue_depth);
+  counter("ricochet_rocksdb_wal_syncs_total", "WAL fsyncs done by the click writer.", g.wal_syncs);
+  gauge("ricochet_rocksdb_memtable_bytes", "Bytes in all memtables.", g.memtable_bytes);
+  gauge("ricochet_rocksdb_pending_compaction_bytes", "Estimated bytes compaction must rewrite.",
+        g.pending_compaction_bytes);
+  gauge("ricochet_rocksdb_estimated_clicks", "Estimated number of stored clicks.",
+        g.estimated_clicks);
+  return out;
+}
+
+}  // namespace ricochet::engine

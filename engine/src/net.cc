@@ -1,0 +1,99 @@
+#include "engine/net.h"
+
+#include <charconv>
+
+#include "absl/strings/str_cat.h"
+#include "attribution/sv.h"
+
+namespace ricochet::engine {
+namespace {
+
+using boost::asio::ip::address;
+
+address Unmap(const address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6());
+  }
+  return a;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+bool ParseIp(std::string_view text, address* out) {
+  text = Trim(text);
+  if (text.empty() || text.size() > 64) return false;
+  boost::system::error_code ec;
+  address a = boost::asio::ip::make_address(std::string(text), ec);
+  if (ec) return false;
+  *out = Unmap(a);
+  return true;
+}
+
+absl::StatusOr<Cidr> Cidr::Parse(std::string_view text) {
+  size_t slash = text.find('/');
+  Cidr c;
+  if (!ParseIp(text.substr(0, slash), &c.network_)) {
+    return absl::InvalidArgumentError(absl::StrCat("bad address in CIDR '", ToAbsl(text), "'"));
+  }
+  int max = c.network_.is_v4() ? 32 : 128;
+  c.prefix_ = max;
+  if (slash != std::string_view::npos) {
+    std::string_view p = text.substr(slash + 1);
+    auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), c.prefix_);
+    if (ec != std::errc() || ptr != p.data() + p.size() || c.prefix_ < 0 || c.prefix_ > max) {
+      return absl::InvalidArgumentError(absl::StrCat("bad prefix length in CIDR '", ToAbsl(text), "'"));
+    }
+  }
+  return c;
+}
+
+bool Cidr::Contains(const address& raw) const {
+  address a = Unmap(raw);
+  if (a.is_v4() != network_.is_v4()) return false;
+  auto match = [&](const auto& x, const auto& y) {
+    int bits = prefix_;
+    for (size_t i = 0; i < x.size() && bits > 0; ++i, bits -= 8) {
+      uint8_t mask = bits >= 8 ? 0xff : static_cast<uint8_t>(0xff << (8 - bits));
+      if ((x[i] & mask) != (y[i] & mask)) return false;
+    }
+    return true;
+  };
+  if (a.is_v4()) return match(a.to_v4().to_bytes(), network_.to_v4().to_bytes());
+  return match(a.to_v6().to_bytes(), network_.to_v6().to_bytes());
+}
+
+std::string Cidr::ToString() const { return absl::StrCat(network_.to_string(), "/", prefix_); }
+
+std::string ResolveClientIp(const address& peer, std::string_view forwarded_for,
+                            const std::vector<Cidr>& trusted) {
+  auto is_trusted = [&](const address& a) {
+    for (const Cidr& c : trusted) {
+      if (c.Contains(a)) return true;
+    }
+    return false;
+  };
+  address current = Unmap(peer);
+  if (trusted.empty() || forwarded_for.empty() || !is_trusted(current)) {
+    return current.to_string();
+  }
+  // Walk right to left: each hop was reported by the hop to its right, which we trust so far.
+  std::string_view rest = forwarded_for;
+  while (!rest.empty()) {
+    size_t comma = rest.rfind(',');
+    std::string_view item = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
+    address hop;
+    if (!ParseIp(item, &hop)) break;
+    current = hop;
+    if (!is_trusted(hop)) break;
+  }
+  return current.to_string();
+}
+
+}  // namespace ricochet::engine

@@ -1,0 +1,269 @@
+#include <chrono>
+#include <cstring>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "boost/asio/post.hpp"
+#include "engine/click_id.h"
+#include "engine/handlers.h"
+#include "engine/net.h"
+#include "engine/url.h"
+
+namespace ricochet::engine {
+namespace http = boost::beast::http;
+namespace {
+
+constexpr size_t kMaxParamBytes = 256;
+constexpr size_t kMaxUserAgentBytes = 512;
+constexpr size_t kVisitorIdLength = 22;  // 128 random bits, base64url
+constexpr int64_t kVisitorCookieMaxAge = 365 * 86400;
+
+// Click query parameters and their aliases; a lower rank wins when several are given.
+enum Param { kAff, kSub1, kSub2, kSub3, kSub4, kSub5, kSource, kParamCount };
+struct ParamName {
+  std::string_view name;
+  Param param;
+  int rank;
+};
+constexpr ParamName kParams[] = {
+    {"aff", kAff, 0},       {"aff_id", kAff, 1},     {"affid", kAff, 2},
+    {"a_aid", kAff, 3},     {"sub1", kSub1, 0},      {"aff_sub", kSub1, 1},
+    {"sub2", kSub2, 0},     {"aff_sub2", kSub2, 1},  {"sub3", kSub3, 0},
+    {"aff_sub3", kSub3, 1}, {"sub4", kSub4, 0},      {"aff_sub4", kSub4, 1},
+    {"sub5", kSub5, 0},     {"aff_sub5", kSub5, 1},  {"source", kSource, 0},
+};
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view Truncate(std::string_view s, size_t n) { return s.size() > n ? s.substr(0, n) : s; }
+
+// Value of cookie `name` in a Cookie header, or empty.
+std::string_view FindCookie(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    size_t semi = header.find(';');
+    std::string_view item = header.substr(0, semi);
+    header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    if (item.size() > name.size() && item.substr(0, name.size()) == name && item[name.size()] == '=') {
+      return item.substr(name.size() + 1);
+    }
+  }
+  return {};
+}
+
+bool IsVisitorId(std::string_view v) {
+  if (v.size() != kVisitorIdLength) return false;
+  for (char c : v) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Response NotFound(unsigned version, std::string_view reason) {
+  return JsonError(version, http::status::not_found, reason);
+}
+
+Response MethodNotAllowed(unsigned version, std::string_view allow) {
+  Response res = JsonError(version, http::status::method_not_allowed, "method_not_allowed");
+  res.set(http::field::allow, allow);
+  return res;
+}
+
+}  // namespace
+
+uint64_t TrackingHandler::Rng::Next() {
+  // xoshiro256**: fast, per worker, never shared between threads.
+  auto rotl = [](uint64_t x, int k) { return (x << k) | (x >> (64 - k)); };
+  uint64_t result = rotl(s[1] * 5, 7) * 9;
+  uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return result;
+}
+
+TrackingHandler::TrackingHandler(const Services& services)
+    : s_(services), rngs_(static_cast<size_t>(services.config->threads) + 1) {
+  std::random_device rd;
+  for (Rng& r : rngs_) {
+    for (uint64_t& w : r.s) w = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }
+}
+
+bool HandleHealth(const Services& s, const Request& req, std::string_view path, Responder& respond) {
+  Route route;
+  if (path == "/healthz") {
+    route = Route::kHealthz;
+  } else if (path == "/readyz") {
+    route = Route::kReadyz;
+  } else {
+    return false;
+  }
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    respond.Send(route, MethodNotAllowed(req.version(), "GET, HEAD"));
+    return true;
+  }
+  if (route == Route::kHealthz) {
+    respond.Send(route, JsonResponse(req.version(), http::status::ok, R"({"status":"ok"})"));
+    return true;
+  }
+  boost::asio::post(*s.blocking_pool, [store = s.store, version = req.version(),
+                                       r = std::move(respond)]() mutable {
+    absl::Status st = store->CheckWritable();
+    if (st.ok()) {
+      r.Send(Route::kReadyz, JsonResponse(version, http::status::ok, R"({"status":"ready"})"));
+    } else {
+      r.Send(Route::kReadyz,
+             JsonError(version, http::status::service_unavailable, "storage_unavailable"));
+    }
+  });
+  return true;
+}
+
+void TrackingHandler::Handle(Request&& req, const RequestContext& ctx, Responder respond) {
+  std::string_view path, query;
+  SplitTarget(req.target(), &path, &query);
+  if (path.size() > 3 && path.substr(0, 3) == "/c/") {
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      respond.Send(Route::kClick, MethodNotAllowed(req.version(), "GET, HEAD"));
+      return;
+    }
+    respond.Send(Route::kClick, HandleClick(req, ctx, path.substr(3)));
+    return;
+  }
+  if (HandleHealth(s_, req, path, respond)) return;
+  respond.Send(Route::kNotFound, NotFound(req.version(), "not_found"));
+}
+
+Response TrackingHandler::HandleClick(const Request& req, const RequestContext& ctx,
+                                      std::string_view offer_id) {
+  const unsigned version = req.version();
+  if (!IsValidId(offer_id)) return NotFound(version, "unknown_offer");
+  const Catalog& catalog = s_.catalog->Current(ctx.worker);
+  const Offer* offer = catalog.FindOffer(offer_id);
+  if (offer == nullptr) return NotFound(version, "unknown_offer");
+
+  std::string_view target = req.target();
+  size_t q = target.find('?');
+  std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  if (size_t hash = query.find('#'); hash != std::string_view::npos) query = query.substr(0, hash);
+
+  std::array<std::string, kParamCount> params;
+  std::array<int, kParamCount> ranks;
+  ranks.fill(INT32_MAX);
+  ForEachQueryParam(query, [&](std::string_view name, std::string_view value) {
+    if (value.empty()) return;
+    for (const ParamName& p : kParams) {
+      if (p.name == name && p.rank < ranks[p.param]) {
+        ranks[p.param] = p.rank;
+        params[p.param].assign(Truncate(value, kMaxParamBytes));
+      }
+    }
+  });
+
+  const Affiliate* affiliate = IsValidId(params[kAff]) ? catalog.FindAffiliate(params[kAff]) : nullptr;
+  const bool attributable = offer->active && affiliate != nullptr && affiliate->active;
+  if (!attributable && offer->fallback_url.empty()) {
+    std::string_view reason = !offer->active      ? "offer_paused"
+                              : affiliate == nullptr ? "unknown_affiliate"
+                                                     : "affiliate_paused";
+    return NotFound(version, reason);
+  }
+
+  Rng& rng = rngs_[ctx.worker];
+  const int64_t now_ms = NowMillis();
+  std::string click_id = s_.click_ids->Issue(now_ms, s_.config->partition, rng.Next());
+
+  std::string_view cookie_header;
+  if (auto it = req.find(http::field::cookie); it != req.end()) cookie_header = it->value();
+  std::string visitor(FindCookie(cookie_header, "rc_vid"));
+  bool new_visitor = !IsVisitorId(visitor);
+  if (new_visitor) {
+    uint8_t raw[16];
+    uint64_t a = rng.Next(), b = rng.Next();
+    std::memcpy(raw, &a, 8);
+    std::memcpy(raw + 8, &b, 8);
+    visitor = Base64UrlEncode(raw, 16).substr(0, kVisitorIdLength);
+  }
+
+  std::string timestamp = std::to_string(now_ms / 1000);
+  std::string random = std::to_string(rng.Next() >> 11);
+  MacroValues values{};
+  values[size_t(Macro::kClickId)] = click_id;
+  values[size_t(Macro::kOfferId)] = offer->id;
+  values[size_t(Macro::kAffId)] = params[kAff];
+  values[size_t(Macro::kSub1)] = params[kSub1];
+  values[size_t(Macro::kSub2)] = params[kSub2];
+  values[size_t(Macro::kSub3)] = params[kSub3];
+  values[size_t(Macro::kSub4)] = params[kSub4];
+  values[size_t(Macro::kSub5)] = params[kSub5];
+  values[size_t(Macro::kSource)] = params[kSource];
+  values[size_t(Macro::kTimestamp)] = timestamp;
+  values[size_t(Macro::kRandom)] = random;
+  values[size_t(Macro::kVisitorId)] = visitor;
+  std::string location = (attributable ? offer->url : offer->fallback_url).Render(values);
+  if (HasControlChars(location, /*reject_space=*/true)) {
+    // Unreachable with percent-encoded values and validated templates; checked regardless.
+    return JsonError(version, http::status::internal_server_error, "bad_location");
+  }
+
+  Response res(http::status::found, version);
+  res.set(http::field::location, location);
+  res.set(http::field::cache_control, "no-store");
+  if (attributable) {
+    res.insert(http::field::set_cookie,
+               absl::StrCat("rc_cid=", click_id, "; Path=/; Max-Age=", offer->lookback_days * 86400,
+                            "; HttpOnly; SameSite=Lax"));
+  }
+  if (new_visitor) {
+    res.insert(http::field::set_cookie,
+               absl::StrCat("rc_vid=", visitor, "; Path=/; Max-Age=", kVisitorCookieMaxAge,
+                            "; HttpOnly; SameSite=Lax"));
+  }
+  res.content_length(0);
+
+  // Hand the click to the writer; the visitor does not wait for it.
+  auto pending = std::make_unique<PendingClick>();
+  storage::ClickRecord& r = pending->record;
+  r.click_id = std::move(click_id);
+  r.time_ms = now_ms;
+  r.offer = offer->id;
+  if (IsValidId(params[kAff])) r.affiliate = params[kAff];
+  for (int i = 0; i < 5; ++i) r.subs[i] = std::move(params[kSub1 + i]);
+  r.source = std::move(params[kSource]);
+  std::string forwarded;  // several X-Forwarded-For headers read as one list, in order
+  if (!s_.config->trusted_proxies.empty()) {
+    auto range = req.equal_range("X-Forwarded-For");
+    for (auto it = range.first; it != range.second; ++it) {
+      if (!forwarded.empty()) forwarded += ',';
+      forwarded.append(it->value());
+    }
+  }
+  r.client_ip = ResolveClientIp(ctx.peer, forwarded, s_.config->trusted_proxies);
+  if (auto it = req.find(http::field::user_agent); it != req.end()) {
+    r.user_agent.assign(Truncate(it->value(), kMaxUserAgentBytes));
+  }
+  if (auto it = req.find(http::field::referer); it != req.end()) {
+    r.referer.assign(Truncate(it->value(), kMaxParamBytes * 2));
+  }
+  r.visitor_id = std::move(visitor);
+  r.attributable = attributable;
+  pending->is_head = req.method() == http::verb::head;
+  pending->bot_user_agent = s_.bots->Matches(r.user_agent);
+  pending->max_clicks_per_ip_per_minute = offer->max_clicks_per_ip_per_minute;
+  pending->dedupe_window_s = offer->dedupe_window_s;
+  pending->dedupe_key = attribution::MakeDedupeKey(r.offer, r.affiliate, r.client_ip, r.user_agent);
+  (void)s_.clicks->Submit(std::move(pending));  // a full queue drops and counts; never blocks
+  return res;
+}
+
+}  // namespace ricochet::engine

@@ -1,0 +1,144 @@
+#include "engine/url.h"
+
+namespace ricochet::engine {
+namespace {
+
+constexpr char kHex[] = "0123456789ABCDEF";
+
+bool IsUnreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != prefix[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void AppendPercentEncoded(std::string& out, std::string_view value) {
+  for (unsigned char c : value) {
+    if (IsUnreserved(c)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+}
+
+std::string PercentEncode(std::string_view value) {
+  std::string out;
+  out.reserve(value.size() * 3);
+  AppendPercentEncoded(out, value);
+  return out;
+}
+
+std::string PercentDecode(std::string_view value, bool plus_is_space) {
+  std::string out;
+  out.reserve(value.size());
+  for (size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (c == '%' && i + 2 < value.size()) {
+      int hi = HexValue(value[i + 1]);
+      int lo = HexValue(value[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(plus_is_space && c == '+' ? ' ' : c);
+  }
+  return out;
+}
+
+void ForEachQueryParam(std::string_view query,
+                       absl::FunctionRef<void(std::string_view, std::string_view)> fn) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string_view raw_name = pair.substr(0, eq);
+    std::string_view raw_value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    // Most names and many values need no decoding: avoid the copy then.
+    bool name_plain = raw_name.find_first_of("%+") == std::string_view::npos;
+    bool value_plain = raw_value.find_first_of("%+") == std::string_view::npos;
+    if (name_plain && value_plain) {
+      fn(raw_name, raw_value);
+    } else {
+      std::string name = name_plain ? std::string(raw_name) : PercentDecode(raw_name);
+      std::string value = value_plain ? std::string(raw_value) : PercentDecode(raw_value);
+      fn(name, value);
+    }
+  }
+}
+
+void SplitTarget(std::string_view target, std::string_view* path, std::string_view* query) {
+  size_t hash = target.find('#');
+  if (hash != std::string_view::npos) target = target.substr(0, hash);
+  size_t q = target.find('?');
+  *path = target.substr(0, q);
+  *query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+}
+
+bool HasControlChars(std::string_view s, bool reject_space) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f || (reject_space && c == ' ')) return true;
+  }
+  return false;
+}
+
+absl::Status ValidateConfiguredUrl(std::string_view url) {
+  if (url.empty()) return absl::InvalidArgumentError("URL is empty");
+  if (url.size() > 4096) return absl::InvalidArgumentError("URL longer than 4096 bytes");
+  if (HasControlChars(url, /*reject_space=*/true)) {
+    return absl::InvalidArgumentError("URL contains control characters or whitespace");
+  }
+  for (unsigned char c : url) {
+    if (c >= 0x80) return absl::InvalidArgumentError("URL contains non-ASCII bytes; percent-encode them");
+    if (c == '\\') return absl::InvalidArgumentError("URL contains a backslash");
+  }
+  std::string_view rest;
+  if (StartsWithNoCase(url, "https://")) {
+    rest = url.substr(8);
+  } else if (StartsWithNoCase(url, "http://")) {
+    rest = url.substr(7);
+  } else {
+    return absl::InvalidArgumentError("URL must start with http:// or https://");
+  }
+  size_t end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, end);
+  size_t at = authority.rfind('@');
+  std::string_view host = at == std::string_view::npos ? authority : authority.substr(at + 1);
+  if (host.empty() || host[0] == ':') return absl::InvalidArgumentError("URL has no host");
+  return absl::OkStatus();
+}
+
+bool IsValidId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace ricochet::engine

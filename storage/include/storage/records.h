@@ -1,0 +1,55 @@
+// Domain records as the store keeps them. Plain values; encoding lives in src/codec.
+#ifndef RICOCHET_STORAGE_RECORDS_H_
+#define RICOCHET_STORAGE_RECORDS_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "attribution/click.h"
+
+namespace ricochet::storage {
+
+// One recorded click. `click_id` is the opaque public id; `time_ms` is the issue time it
+// carries (the store keys clicks by time so retention drops whole ranges).
+struct ClickRecord {
+  std::string click_id;
+  int64_t time_ms = 0;
+  std::string offer;
+  std::string affiliate;            // as given; empty when the link named none
+  std::array<std::string, 5> subs;  // sub1..sub5
+  std::string source;
+  std::string client_ip;
+  std::string user_agent;
+  std::string visitor_id;
+  std::string referer;
+  attribution::ClickClass klass = attribution::ClickClass::kUnique;
+  bool attributable = true;  // false for fallback redirects (paused offer/affiliate)
+  // Set for unique clicks: the dedupe slot this click takes.
+  std::optional<attribution::DedupeKey> dedupe_key;
+  bool operator==(const ClickRecord&) const = default;
+};
+
+// Counter slots of one report row. Stored as a packed little-endian int64 array; new fields
+// are appended at the end so old rows stay readable. Never renumber.
+enum CounterField : int {
+  kClicks = 0,
+  kUniqueClicks = 1,
+  kDuplicateClicks = 2,
+  kBotClicks = 3,
+  kRateLimitedClicks = 4,
+  kCounterFieldCount = 5,
+};
+
+struct CounterRow {
+  int32_t day = 0;  // days since 1970-01-01 (UTC)
+  std::string offer;
+  std::string affiliate;
+  std::string sub1;
+  std::array<int64_t, kCounterFieldCount> values{};
+};
+
+}  // namespace ricochet::storage
+
+#endif  // RICOCHET_STORAGE_RECORDS_H_

@@ -1,0 +1,99 @@
+// Ricochet's embedded database. The only interface to RocksDB.
+#ifndef RICOCHET_STORAGE_STORE_H_
+#define RICOCHET_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/records.h"
+
+namespace ricochet::storage {
+
+struct StoreOptions {
+  std::string path = "./data";
+  // Clicks, dedupe slots and visitor index entries older than this are dropped by compaction.
+  // Raise it when conversions arrive later than 90 days after the click.
+  int retention_days = 90;
+  // Shared block cache for all column families. Raise it when the dedupe working set
+  // (about 40 bytes per unique click in the window) no longer fits.
+  size_t block_cache_bytes = 128u << 20;
+  // Memtable size per column family; larger absorbs click bursts with fewer flushes.
+  size_t write_buffer_bytes = 32u << 20;
+};
+
+// Store statistics for /metrics.
+struct StoreStats {
+  uint64_t wal_syncs = 0;
+  uint64_t memtable_bytes = 0;
+  uint64_t pending_compaction_bytes = 0;
+  uint64_t estimated_clicks = 0;
+};
+
+class StoreImpl;
+
+// Thread-safe. Every method returns a non-OK status only when RocksDB failed (I/O error,
+// corruption, disk full); not-found is a value (nullopt), never an error.
+class Store {
+ public:
+  // Opens (creating if missing) the database at options.path.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~Store();  // Syncs the WAL and closes the database.
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Syncs the WAL and closes. Idempotent; later calls on the store fail.
+  [[nodiscard]] absl::Status Close();
+
+  // --- Configuration objects (offers, affiliates) as JSON text, written synced.
+  [[nodiscard]] absl::Status PutConfig(std::string_view kind, std::string_view id,
+                                       std::string_view json);
+  [[nodiscard]] absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListConfig(
+      std::string_view kind);
+
+  // --- Meta values: returns the stored value of `name`, or stores and returns `initial`.
+  [[nodiscard]] absl::StatusOr<std::string> LoadOrCreateMeta(std::string_view name,
+                                                             std::string_view initial);
+
+  // --- Clicks.
+  // Time (ms) of the unique click holding each dedupe slot, nullopt where none does.
+  [[nodiscard]] absl::StatusOr<std::vector<std::optional<int64_t>>> GetDedupeSlots(
+      std::span<const attribution::DedupeKey> keys);
+  // Writes clicks, the dedupe slots of the unique ones, the visitor index and the report
+  // counters in one atomic batch, without waiting for fsync (see SyncWal).
+  [[nodiscard]] absl::Status WriteClicks(std::span<const ClickRecord> clicks);
+  // Makes every earlier write durable (fsync of the WAL).
+  [[nodiscard]] absl::Status SyncWal();
+  [[nodiscard]] absl::StatusOr<std::optional<ClickRecord>> GetClick(int64_t time_ms,
+                                                                     std::string_view click_id);
+  // Click ids of `visitor_id` on `offer` issued in [from_ms, to_ms], oldest first.
+  [[nodiscard]] absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> VisitorClicks(
+      std::string_view offer, std::string_view visitor_id, int64_t from_ms, int64_t to_ms);
+
+  // --- Reports: every counter row with day in [from_day, to_day].
+  [[nodiscard]] absl::Status ScanCounters(int32_t from_day, int32_t to_day,
+                                          absl::FunctionRef<void(const CounterRow&)> fn);
+
+  // --- Operations.
+  // Writes and syncs a probe key: the database is open and accepts durable writes.
+  [[nodiscard]] absl::Status CheckWritable();
+  // Forces a full compaction (tests use it to prove retention).
+  [[nodiscard]] absl::Status CompactAllForTest();
+  StoreStats Stats();
+
+ private:
+  explicit Store(std::unique_ptr<StoreImpl> impl);
+  std::unique_ptr<StoreImpl> impl_;
+};
+
+}  // namespace ricochet::storage
+
+#endif  // RICOCHET_STORAGE_STORE_H_

@@ -1,0 +1,57 @@
+// Key and value encodings of the column families. Internal to storage/.
+#ifndef RICOCHET_STORAGE_CODEC_H_
+#define RICOCHET_STORAGE_CODEC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "storage/records.h"
+
+namespace ricochet::storage::codec {
+
+void PutBigEndian64(std::string& out, uint64_t v);
+void PutBigEndian32(std::string& out, uint32_t v);
+uint64_t GetBigEndian64(const char* p);
+uint32_t GetBigEndian32(const char* p);
+
+// Appends a varint32 length and the bytes.
+void PutLengthPrefixed(std::string& out, std::string_view s);
+
+// Bounds-checked reader; every getter returns false past the end or on a malformed field.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool GetByte(uint8_t* v);
+  bool GetFixed64(uint64_t* v);
+  bool GetLengthPrefixed(std::string* s);
+  bool done() const { return in_.empty(); }
+
+ private:
+  bool GetVarint32(uint32_t* v);
+  std::string_view in_;
+};
+
+// clicks: key = BE64(time_ms) + click_id; value = EncodeClick().
+std::string ClickKey(int64_t time_ms, std::string_view click_id);
+std::string EncodeClick(const ClickRecord& click);
+bool DecodeClick(std::string_view key, std::string_view value, ClickRecord* click);
+
+// click_dedupe: key = 16-byte XXH3-128; value = BE64(time_ms of the unique click).
+// visitors: key = offer 0x00 visitor 0x00 BE64(time_ms); value = click id.
+std::string VisitorKey(std::string_view offer, std::string_view visitor, int64_t time_ms);
+
+// counters: key = 'C' BE32(day) offer 0x00 affiliate 0x00 sub1; value = packed LE int64s.
+std::string CounterKey(int32_t day, std::string_view offer, std::string_view affiliate,
+                       std::string_view sub1);
+bool DecodeCounterKey(std::string_view key, CounterRow* row);
+std::string EncodeCounters(const int64_t* values, size_t n);
+// Adds a packed operand into `acc` element-wise (growing it); false if the operand is corrupt.
+bool AddCounters(std::string_view operand, std::string* acc);
+
+int32_t DayFromMillis(int64_t ms);
+
+}  // namespace ricochet::storage::codec
+
+#endif  // RICOCHET_STORAGE_CODEC_H_
