@@ -3,6 +3,7 @@
 #include <map>
 #include <tuple>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -241,13 +242,18 @@ Response AdminHandler::GetClick(const Request& req, std::string_view id) {
 
 Response AdminHandler::GetReport(const Request& req, std::string_view query) {
   const unsigned version = req.version();
-  std::string from_s, to_s, group_s, offer_filter, affiliate_filter;
+  std::string from_s, to_s, group_s, offer_filter, affiliate_filter, sub1_filter;
+  bool has_sub1_filter = false;
   ForEachQueryParam(query, [&](std::string_view name, std::string_view value) {
     if (name == "from") from_s.assign(value);
     if (name == "to") to_s.assign(value);
     if (name == "group_by") group_s.assign(value);
     if (name == "offer" || name == "offer_id") offer_filter.assign(value);
     if (name == "affiliate" || name == "aff") affiliate_filter.assign(value);
+    if (name == "sub1") {
+      sub1_filter.assign(value);
+      has_sub1_filter = true;
+    }
   });
   int32_t today = static_cast<int32_t>(absl::ToUnixSeconds(absl::Now()) / 86400);
   std::optional<int32_t> from = from_s.empty() ? today : ParseDay(from_s);
@@ -262,7 +268,8 @@ Response AdminHandler::GetReport(const Request& req, std::string_view query) {
   }
   bool by_day = false, by_offer = false, by_affiliate = false, by_sub1 = false;
   if (group_s.empty()) group_s = "day";
-  for (absl::string_view g : absl::StrSplit(group_s, ',', absl::SkipWhitespace())) {
+  for (absl::string_view raw : absl::StrSplit(group_s, ',', absl::SkipWhitespace())) {
+    absl::string_view g = absl::StripAsciiWhitespace(raw);
     if (g == "day") {
       by_day = true;
     } else if (g == "offer") {
@@ -282,6 +289,7 @@ Response AdminHandler::GetReport(const Request& req, std::string_view query) {
   absl::Status st = s_.store->ScanCounters(*from, *to, [&](const storage::CounterRow& row) {
     if (!offer_filter.empty() && row.offer != offer_filter) return;
     if (!affiliate_filter.empty() && row.affiliate != affiliate_filter) return;
+    if (has_sub1_filter && row.sub1 != sub1_filter) return;
     Key key{by_day ? row.day : 0, by_offer ? row.offer : "", by_affiliate ? row.affiliate : "",
             by_sub1 ? row.sub1 : ""};
     auto& acc = groups[key];

@@ -142,7 +142,9 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
                                            : (*slots)[lookup_index[i]];
     }
     c.record.klass = attribution::Classify(f);
-    if (attribution::TakesDedupeSlot(c.record.klass)) {
+    // A fallback click is never attributable: it must not make the visitor's first real click
+    // (after the offer or affiliate is back) a duplicate.
+    if (attribution::TakesDedupeSlot(c.record.klass) && c.record.attributable) {
       c.record.dedupe_key = c.dedupe_key;
       taken[c.dedupe_key] = c.record.time_ms;
     }

@@ -115,15 +115,20 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, HttpServer& server, asio::io_context& ioc, size_t worker,
           Listener listener, Handler* handler)
-      : stream_(std::move(socket)), ioc_(ioc), server_(server), worker_(worker), handler_(handler) {
+      : stream_(std::move(socket)),
+        ioc_(ioc),
+        read_timer_(ioc),
+        server_(server),
+        worker_(worker),
+        handler_(handler) {
     context_.listener = listener;
     context_.worker = worker;
     beast::error_code ec;
     tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
     if (!ec) context_.peer = peer.address();
-    server_.open_connections_.fetch_add(1, std::memory_order_relaxed);
+    server_.metrics_->ConnectionOpened(listener);
   }
-  ~Session() { server_.open_connections_.fetch_sub(1, std::memory_order_relaxed); }
+  ~Session() { server_.metrics_->ConnectionClosed(context_.listener); }
 
   void Start() {
     beast::error_code ec;
@@ -198,8 +203,17 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(opts().max_header_bytes));
     parser_->body_limit(opts().max_body_bytes);
-    read_deadline_ = std::chrono::steady_clock::now() + opts().header_timeout;
-    stream_.expires_at(read_deadline_);
+    // The request deadline runs on our own timer: the stream's would close the socket, and a
+    // client that was too slow deserves a 408 before the close.
+    stream_.expires_never();
+    read_timed_out_ = false;
+    read_timer_.expires_after(opts().header_timeout);
+    read_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // cancelled: the request arrived in time
+      self->read_timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) {
                               self->OnHeader(ec);
@@ -207,6 +221,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHeader(beast::error_code ec) {
+    if (ec || parser_->is_done()) read_timer_.cancel();
     if (ec) {
       OnReadError(ec);
       return;
@@ -219,8 +234,8 @@ class Session : public std::enable_shared_from_this<Session> {
       OnRequest();
       return;
     }
-    stream_.expires_at(read_deadline_);
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->read_timer_.cancel();
       if (ec) {
         self->OnReadError(ec);
       } else {
@@ -234,7 +249,7 @@ class Session : public std::enable_shared_from_this<Session> {
       Reject(http::status::request_header_fields_too_large, "header_too_large");
     } else if (ec == http::error::body_limit) {
       Reject(http::status::payload_too_large, "body_too_large");
-    } else if (ec == beast::error::timeout && parser_ && parser_->got_some()) {
+    } else if (read_timed_out_) {
       Reject(http::status::request_timeout, "request_timeout");
     } else if (IsClientGone(ec)) {
       StopReading();
@@ -330,6 +345,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   asio::io_context& ioc_;
+  asio::steady_timer read_timer_;
+  bool read_timed_out_ = false;
   HttpServer& server_;
   size_t worker_;
   Handler* handler_;
@@ -338,7 +355,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::deque<Slot> slots_;
   uint64_t next_seq_ = 0;
-  std::chrono::steady_clock::time_point read_deadline_;
   bool reading_ = false;
   bool read_closed_ = false;
   bool writing_ = false;
@@ -381,6 +397,20 @@ absl::Status HttpServer::Listen(Listener kind, const Endpoint& endpoint, Handler
   if (ec) return absl::InvalidArgumentError(absl::StrCat("bad address ", endpoint.host));
   uint16_t port = endpoint.port;
   size_t count = kind == Listener::kPublic ? workers_.size() : 1;
+  {
+    // SO_REUSEPORT would let us join another process's listeners on a busy port. An exclusive
+    // bind first fails if anyone holds it (and picks the port when 0 was asked for).
+    tcp::acceptor probe(workers_[0]->ioc);
+    tcp::endpoint ep(addr, port);
+    probe.open(ep.protocol(), ec);
+    if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) probe.bind(ep, ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", endpoint.host, ":", port, ": ",
+                                                 ec.message()));
+    }
+    port = probe.local_endpoint().port();
+  }
   for (size_t i = 0; i < count; ++i) {
     Worker& w = *workers_[i];
     auto a = std::make_unique<Acceptor>(w.ioc, kind, handler);
@@ -396,8 +426,6 @@ absl::Status HttpServer::Listen(Listener kind, const Endpoint& endpoint, Handler
       return absl::UnavailableError(absl::StrCat("cannot listen on ", endpoint.host, ":", port, ": ",
                                                  ec.message()));
     }
-    // With port 0 the first socket picks the port and the others join it.
-    port = a->acceptor.local_endpoint().port();
     w.acceptors.push_back(std::move(a));
   }
   ports_[size_t(kind)] = port;
@@ -457,7 +485,7 @@ void HttpServer::Shutdown(std::chrono::milliseconds drain) {
     });
   }
   auto deadline = std::chrono::steady_clock::now() + drain;
-  while (open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+  while (metrics_->open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   for (auto& wp : workers_) {
@@ -468,7 +496,7 @@ void HttpServer::Shutdown(std::chrono::milliseconds drain) {
     if (wp->thread.joinable()) wp->thread.join();
   }
   log_->Info("http server stopped",
-             {{"connections_cut", std::to_string(open_connections())}});
+             {{"connections_cut", std::to_string(metrics_->open_connections())}});
 }
 
 }  // namespace ricochet::engine

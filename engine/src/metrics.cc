@@ -163,7 +163,13 @@ std::string Metrics::Render(const Gauges& g) const {
                     sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.connections[l]; }),
                     "\n");
   }
-  gauge("ricochet_open_connections", "Connections currently open.", g.open_connections);
+  absl::StrAppend(&out, "# HELP ricochet_open_connections Connections currently open.\n",
+                  "# TYPE ricochet_open_connections gauge\n");
+  for (size_t l = 0; l < size_t(Listener::kCount); ++l) {
+    absl::StrAppend(&out, "ricochet_open_connections{listener=\"",
+                    ToAbsl(ListenerName(static_cast<Listener>(l))), "\"} ",
+                    open_[l].load(std::memory_order_relaxed), "\n");
+  }
   gauge("ricochet_click_queue_depth", "Clicks waiting for the writer.", g.click_queue_depth);
   counter("ricochet_rocksdb_wal_syncs_total", "WAL fsyncs done by the click writer.", g.wal_syncs);
   gauge("ricochet_rocksdb_memtable_bytes", "Bytes in all memtables.", g.memtable_bytes);

@@ -87,7 +87,6 @@ class HttpServer {
 
   uint16_t port(Listener kind) const;
   size_t workers() const { return workers_.size(); }
-  uint64_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
 
  private:
   struct Worker;
@@ -99,7 +98,6 @@ class HttpServer {
   const Logger* log_;
   std::vector<std::unique_ptr<Worker>> workers_;
   uint16_t ports_[size_t(Listener::kCount)] = {0, 0};
-  std::atomic<uint64_t> open_connections_{0};
   std::atomic<bool> stopping_{false};
   bool started_ = false;
   friend class Session;

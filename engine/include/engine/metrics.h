@@ -41,7 +41,6 @@ inline constexpr size_t kBucketSlots = std::size(kLatencyBuckets) + 1;  // last:
 // Point-in-time values the owner of each subsystem supplies at scrape time.
 struct Gauges {
   uint64_t click_queue_depth = 0;
-  uint64_t open_connections = 0;
   uint64_t wal_syncs = 0;
   uint64_t memtable_bytes = 0;
   uint64_t pending_compaction_bytes = 0;
@@ -61,6 +60,12 @@ class Metrics {
   void CountClicksDropped(size_t shard, uint64_t n);
   void CountClickWriteError(size_t shard);
   void CountConnection(size_t shard, Listener listener);
+  // The open-connections gauge (any thread); the server drains on it at shutdown.
+  void ConnectionOpened(Listener l) { open_[size_t(l)].fetch_add(1, std::memory_order_relaxed); }
+  void ConnectionClosed(Listener l) { open_[size_t(l)].fetch_sub(1, std::memory_order_relaxed); }
+  uint64_t open_connections() const {
+    return open_[0].load(std::memory_order_relaxed) + open_[1].load(std::memory_order_relaxed);
+  }
   void CountAcceptBackoff(size_t shard);
 
   // Prometheus text exposition format 0.0.4.
@@ -78,6 +83,7 @@ class Metrics {
     std::atomic<uint64_t> accept_backoffs;
   };
   std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<uint64_t> open_[size_t(Listener::kCount)] = {0, 0};
 };
 
 }  // namespace ricochet::engine

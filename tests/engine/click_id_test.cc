@@ -1,0 +1,67 @@
+#include "engine/click_id.h"
+
+#include "catch2/catch.hpp"
+
+namespace ricochet::engine {
+namespace {
+std::array<uint8_t, 16> Secret(uint8_t base) {
+  std::array<uint8_t, 16> s;
+  for (int i = 0; i < 16; ++i) s[i] = static_cast<uint8_t>(base + i);
+  return s;
+}
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+}  // namespace
+
+TEST_CASE("SipHash-2-4 matches the reference vectors", "[click_id]") {
+  // Key 00..0f; messages 00..(n-1). From the SipHash paper, appendix A / reference vectors.h.
+  uint64_t k0 = 0x0706050403020100ULL, k1 = 0x0f0e0d0c0b0a0908ULL;
+  uint8_t msg[64];
+  for (int i = 0; i < 64; ++i) msg[i] = static_cast<uint8_t>(i);
+  CHECK(SipHash24(k0, k1, msg, 0) == 0x726fdb47dd0e0e31ULL);
+  CHECK(SipHash24(k0, k1, msg, 1) == 0x74f839c593dc67fdULL);
+  CHECK(SipHash24(k0, k1, msg, 15) == 0xa129ca6149be45e5ULL);
+}
+
+TEST_CASE("click ids round-trip time and partition", "[click_id]") {
+  ClickIdCodec codec(Secret(0));
+  std::string id = codec.Issue(1'763'000'000'123, 513, 0x00abcdef01234567ULL);
+  CHECK(id.size() == kClickIdLength);
+  for (char c : id) CHECK(std::string_view(kAlphabet).find(c) != std::string_view::npos);
+  std::optional<ClickIdInfo> info = codec.Verify(id);
+  REQUIRE(info.has_value());
+  CHECK(info->time_ms == 1'763'000'000'123);
+  CHECK(info->partition == 513);
+  CHECK(codec.Issue(1, 2, 3) != codec.Issue(1, 2, 4));
+}
+
+TEST_CASE("every single-character change of a click id is rejected", "[click_id]") {
+  ClickIdCodec codec(Secret(7));
+  std::string id = codec.Issue(1'763'000'000'000, 3, 0x1122334455667788ULL);
+  int tried = 0;
+  for (size_t pos = 0; pos < id.size(); ++pos) {
+    for (char c : std::string(kAlphabet) + "=+/.%~ ") {
+      if (c == id[pos]) continue;
+      std::string mutated = id;
+      mutated[pos] = c;
+      CHECK_FALSE(codec.Verify(mutated).has_value());
+      ++tried;
+    }
+  }
+  CHECK(tried == 32 * (63 + 7));
+  CHECK_FALSE(codec.Verify(id.substr(1)).has_value());
+  CHECK_FALSE(codec.Verify(id + "A").has_value());
+  CHECK_FALSE(codec.Verify("").has_value());
+  CHECK_FALSE(ClickIdCodec(Secret(8)).Verify(id).has_value());  // another server's secret
+}
+
+TEST_CASE("base64url is strict", "[click_id]") {
+  const uint8_t bytes[] = {0xfb, 0xff, 0x00};
+  CHECK(Base64UrlEncode(bytes, 3) == "-_8A");
+  CHECK(Base64UrlEncode(bytes, 1) == "-w");
+  CHECK(Base64UrlDecode("-w") == std::string("\xfb", 1));
+  CHECK_FALSE(Base64UrlDecode("-x").has_value());  // non-zero trailing bits
+  CHECK_FALSE(Base64UrlDecode("A").has_value());
+  CHECK_FALSE(Base64UrlDecode("ab+c").has_value());
+}
+
+}  // namespace ricochet::engine

@@ -1,0 +1,139 @@
+#include "engine/click_pipeline.h"
+
+#include <filesystem>
+#include <thread>
+
+#include "catch2/catch.hpp"
+
+namespace ricochet::engine {
+namespace {
+
+struct Fixture {
+  Fixture() {
+    std::string t = (std::filesystem::temp_directory_path() / "ricochet-pipe-XXXXXX").string();
+    REQUIRE(mkdtemp(t.data()) != nullptr);
+    path = t;
+    storage::StoreOptions o;
+    o.path = path;
+    store = std::move(*storage::Store::Open(o));
+  }
+  ~Fixture() {
+    store.reset();
+    std::filesystem::remove_all(path);
+  }
+  std::string path;
+  std::unique_ptr<storage::Store> store;
+  Metrics metrics{1};
+  Logger log{LogLevel::kError};
+};
+
+std::unique_ptr<PendingClick> Click(const std::string& id, int64_t t, const std::string& ip,
+                                    const std::string& ua, int64_t max_per_minute = 0) {
+  auto p = std::make_unique<PendingClick>();
+  p->record.click_id = id;
+  p->record.time_ms = t;
+  p->record.offer = "o";
+  p->record.affiliate = "a";
+  p->record.client_ip = ip;
+  p->record.user_agent = ua;
+  p->max_clicks_per_ip_per_minute = max_per_minute;
+  p->dedupe_window_s = 3600;
+  p->dedupe_key = attribution::MakeDedupeKey("o", "a", ip, ua);
+  return p;
+}
+
+std::string ClassOf(storage::Store& s, const std::string& id, int64_t t) {
+  auto c = s.GetClick(t, id);
+  REQUIRE(c.ok());
+  REQUIRE(c->has_value());
+  return std::string(attribution::ClickClassName((*c)->klass));
+}
+
+}  // namespace
+
+TEST_CASE("the writer classifies in arrival order, across batches", "[pipeline]") {
+  Fixture f;
+  ClickPipeline p(f.store.get(), &f.metrics, &f.log, ClickPipelineOptions{.wal_sync_ms = 5, .max_batch = 2});
+  p.Start();
+  const int64_t t = 1'700'000'000'000;  // fixed minute
+  REQUIRE(p.Submit(Click("u1", t, "1.1.1.1", "A")));
+  REQUIRE(p.Submit(Click("d1", t + 1, "1.1.1.1", "A")));
+  REQUIRE(p.Submit(Click("u2", t + 2, "1.1.1.1", "B")));
+  REQUIRE(p.Submit(Click("d2", t + 3, "1.1.1.1", "A")));
+  auto bot = Click("b1", t + 4, "1.1.1.1", "A");
+  bot->bot_user_agent = true;
+  REQUIRE(p.Submit(std::move(bot)));
+  REQUIRE(p.Submit(Click("later", t + 3'600'000, "1.1.1.1", "A")));  // window passed: unique again
+  REQUIRE(p.Flush(std::chrono::seconds(5)));
+  CHECK(ClassOf(*f.store, "u1", t) == "unique");
+  CHECK(ClassOf(*f.store, "d1", t + 1) == "duplicate");
+  CHECK(ClassOf(*f.store, "u2", t + 2) == "unique");
+  CHECK(ClassOf(*f.store, "d2", t + 3) == "duplicate");
+  CHECK(ClassOf(*f.store, "b1", t + 4) == "bot");
+  CHECK(ClassOf(*f.store, "later", t + 3'600'000) == "unique");
+  p.Stop();
+  CHECK(p.depth() == 0);
+}
+
+TEST_CASE("rate limit counts non-bot clicks per offer and IP per minute", "[pipeline]") {
+  Fixture f;
+  ClickPipeline p(f.store.get(), &f.metrics, &f.log, ClickPipelineOptions{});
+  p.Start();
+  const int64_t t = 1'700'000'040'000 - (1'700'000'040'000 % 60'000);
+  for (int i = 0; i < 4; ++i) REQUIRE(p.Submit(Click("r" + std::to_string(i), t + i, "2.2.2.2", "UA" + std::to_string(i), 2)));
+  REQUIRE(p.Submit(Click("other-ip", t + 5, "3.3.3.3", "UAx", 2)));
+  REQUIRE(p.Submit(Click("next-minute", t + 60'000, "2.2.2.2", "UAy", 2)));
+  REQUIRE(p.Flush(std::chrono::seconds(5)));
+  CHECK(ClassOf(*f.store, "r0", t) == "unique");
+  CHECK(ClassOf(*f.store, "r1", t + 1) == "unique");
+  CHECK(ClassOf(*f.store, "r2", t + 2) == "rate_limited");
+  CHECK(ClassOf(*f.store, "r3", t + 3) == "rate_limited");
+  CHECK(ClassOf(*f.store, "other-ip", t + 5) == "unique");
+  CHECK(ClassOf(*f.store, "next-minute", t + 60'000) == "unique");
+}
+
+TEST_CASE("concurrent producers: every click written exactly once, one unique per key", "[pipeline]") {
+  Fixture f;
+  ClickPipeline p(f.store.get(), &f.metrics, &f.log, ClickPipelineOptions{.wal_sync_ms = 10});
+  p.Start();
+  const int64_t t = 1'700'000'000'000;
+  constexpr int kThreads = 4, kPerThread = 2000, kKeys = 50;
+  std::vector<std::thread> threads;
+  for (int th = 0; th < kThreads; ++th) {
+    threads.emplace_back([&, th] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string id = std::to_string(th) + "-" + std::to_string(i);
+        REQUIRE(p.Submit(Click(id, t, "9.9.9.9", "UA" + std::to_string(i % kKeys))));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  REQUIRE(p.Flush(std::chrono::seconds(30)));
+  std::array<int64_t, storage::kCounterFieldCount> totals{};
+  REQUIRE(f.store->ScanCounters(0, 100000, [&](const storage::CounterRow& r) {
+    for (size_t i = 0; i < totals.size(); ++i) totals[i] += r.values[i];
+  }).ok());
+  CHECK(totals[storage::kClicks] == kThreads * kPerThread);
+  CHECK(totals[storage::kUniqueClicks] == kKeys);
+  CHECK(totals[storage::kDuplicateClicks] == kThreads * kPerThread - kKeys);
+  p.Stop();
+}
+
+TEST_CASE("a full queue drops clicks instead of blocking", "[pipeline]") {
+  Fixture f;
+  ClickPipeline p(f.store.get(), &f.metrics, &f.log, ClickPipelineOptions{.queue_limit = 3});
+  // Not started: nothing drains the queue.
+  CHECK(p.Submit(Click("1", 1, "i", "u")));
+  CHECK(p.Submit(Click("2", 1, "i", "u")));
+  CHECK(p.Submit(Click("3", 1, "i", "u")));
+  CHECK_FALSE(p.Submit(Click("4", 1, "i", "u")));
+  CHECK(p.depth() == 3);
+  p.Start();
+  REQUIRE(p.Flush(std::chrono::seconds(5)));
+  CHECK(p.depth() == 0);
+  p.Stop();
+  CHECK(f.store->GetClick(1, "3")->has_value());
+  CHECK(f.metrics.Render(Gauges{}).find("ricochet_clicks_dropped_total 1\n") != std::string::npos);
+}
+
+}  // namespace ricochet::engine

@@ -1,0 +1,69 @@
+#include "engine/url.h"
+
+#include <map>
+
+#include "catch2/catch.hpp"
+
+namespace ricochet::engine {
+
+TEST_CASE("percent-encoding follows RFC 3986", "[url]") {
+  CHECK(PercentEncode("AZaz09-._~") == "AZaz09-._~");
+  CHECK(PercentEncode("a b") == "a%20b");
+  CHECK(PercentEncode("a/b?c=d&e#f") == "a%2Fb%3Fc%3Dd%26e%23f");
+  CHECK(PercentEncode("\r\n\t") == "%0D%0A%09");
+  CHECK(PercentEncode(std::string("\0\xff", 2)) == "%00%FF");
+  CHECK(PercentEncode("é") == "%C3%A9");
+  CHECK(PercentEncode("+%") == "%2B%25");
+}
+
+TEST_CASE("query parsing decodes names and values", "[url]") {
+  std::multimap<std::string, std::string> got;
+  ForEachQueryParam("a=1&b=x+y&c=%41%2b&&d&e=&%61=z&bad=%zz&trail=%4",
+                    [&](std::string_view n, std::string_view v) { got.emplace(n, v); });
+  std::multimap<std::string, std::string> want = {{"a", "1"},  {"b", "x y"}, {"c", "A+"}, {"d", ""},
+                                                  {"e", ""},   {"a", "z"},   {"bad", "%zz"},
+                                                  {"trail", "%4"}};
+  CHECK(got == want);
+  CHECK(PercentDecode("%41%42", false) == "AB");
+  CHECK(PercentDecode("a+b", false) == "a+b");
+}
+
+TEST_CASE("targets split into path and query", "[url]") {
+  std::string_view p, q;
+  SplitTarget("/c/o?aff=1#frag", &p, &q);
+  CHECK(p == "/c/o");
+  CHECK(q == "aff=1");
+  SplitTarget("/healthz", &p, &q);
+  CHECK(p == "/healthz");
+  CHECK(q.empty());
+}
+
+TEST_CASE("configured URLs must be absolute http(s) without control characters", "[url]") {
+  for (const char* ok : {"https://shop.example/lp?x={click_id}", "http://1.2.3.4:8080/", "HTTPS://X.EXAMPLE",
+                         "https://user@x.example/"}) {
+    INFO(ok);
+    CHECK(ValidateConfiguredUrl(ok).ok());
+  }
+  for (const char* bad : {"", "javascript:alert(1)", "//evil.example/", "/relative", "ftp://x.example/",
+                          "https://", "https:///path", "https://x.example/a b", "https://x.example/\t",
+                          "https://x.example/\r\n", "https://x.example\\evil", "https://:80/",
+                          "https://x.example/\xc3\xa9", "data:text/html,hi"}) {
+    INFO(bad);
+    CHECK_FALSE(ValidateConfiguredUrl(bad).ok());
+  }
+  CHECK_FALSE(ValidateConfiguredUrl("https://x.example/" + std::string(5000, 'a')).ok());
+}
+
+TEST_CASE("ids", "[url]") {
+  CHECK(IsValidId("abc_DEF-123"));
+  CHECK(IsValidId(std::string(64, 'a')));
+  CHECK_FALSE(IsValidId(std::string(65, 'a')));
+  CHECK_FALSE(IsValidId(""));
+  CHECK_FALSE(IsValidId("a.b"));
+  CHECK_FALSE(IsValidId("a b"));
+  CHECK(HasControlChars("a\x7f"));
+  CHECK_FALSE(HasControlChars("a b"));
+  CHECK(HasControlChars("a b", true));
+}
+
+}  // namespace ricochet::engine

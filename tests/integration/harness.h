@@ -1,0 +1,88 @@
+// Test harness: runs the real `ricochet` binary on 127.0.0.1 with a temporary data directory and
+// talks HTTP to it. No mocks of our own code.
+#ifndef RICOCHET_TESTS_INTEGRATION_HARNESS_H_
+#define RICOCHET_TESTS_INTEGRATION_HARNESS_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ricochet::testing {
+
+inline constexpr char kToken[] = "test-admin-token-0123456789";
+// A fixed click secret, so tests can mint valid-but-unknown click ids.
+inline constexpr char kSecretHex[] = "000102030405060708090a0b0c0d0e0f";
+
+struct HttpResult {
+  int status = 0;
+  std::multimap<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  std::string header(const std::string& name) const;  // first value or ""
+  size_t count(const std::string& name) const { return headers.count(name); }
+};
+
+// A temporary directory removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class Server {
+ public:
+  // Starts ricochet on free ports with `data_dir`; waits until /healthz answers.
+  explicit Server(const std::string& data_dir, std::vector<std::string> extra_args = {});
+  ~Server();  // SIGKILL if still running
+
+  // SIGTERM and wait; returns the exit status.
+  int Stop();
+  void Kill();
+  bool running() const { return pid_ > 0; }
+
+  int public_port() const { return public_port_; }
+  int admin_port() const { return admin_port_; }
+
+  HttpResult Get(const std::string& target, std::map<std::string, std::string> headers = {}) const;
+  HttpResult Head(const std::string& target, std::map<std::string, std::string> headers = {}) const;
+  // Admin API with the token.
+  HttpResult Api(const std::string& method, const std::string& target,
+                 const std::string& body = "") const;
+  // Puts the JSON object and requires 200.
+  void PutOffer(const std::string& id, const std::string& json) const;
+  void PutAffiliate(const std::string& id, const std::string& json) const;
+
+ private:
+  std::string data_dir_;
+  pid_t pid_ = -1;
+  int public_port_ = 0;
+  int admin_port_ = 0;
+};
+
+// One request on a fresh connection to 127.0.0.1:port.
+HttpResult Http(int port, const std::string& method, const std::string& target,
+                const std::map<std::string, std::string>& headers = {},
+                const std::string& body = "");
+
+// Writes raw bytes, then reads until the server closes or `timeout_ms` passes; returns all bytes.
+std::string RawExchange(int port, const std::string& bytes, int timeout_ms = 2000);
+// True when the server closed the connection (read returned 0) within timeout_ms after the
+// exchange above; RawExchange reports it through `closed`.
+std::string RawExchange(int port, const std::string& bytes, int timeout_ms, bool* closed);
+
+int FreePort();
+
+// Runs ricochet with `args` to completion; returns exit code and captures stderr.
+int RunBinary(const std::vector<std::string>& args, std::string* stderr_out);
+
+// Counts "HTTP/1.1 " status lines in a raw response stream.
+int CountResponses(const std::string& raw);
+
+}  // namespace ricochet::testing
+
+#endif  // RICOCHET_TESTS_INTEGRATION_HARNESS_H_

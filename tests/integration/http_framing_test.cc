@@ -1,0 +1,90 @@
+// Request framing and smuggling defences, checked on raw bytes: every bad head is answered with
+// a 4xx and the connection is closed, so nothing after it is ever parsed as a request.
+#include "catch2/catch.hpp"
+#include "harness.h"
+
+namespace ricochet::testing {
+namespace {
+
+struct Case {
+  const char* name;
+  std::string request;
+  const char* status;
+};
+
+}  // namespace
+
+TEST_CASE("smuggling-shaped requests are rejected and the connection closed", "[http][security]") {
+  TempDir dir;
+  Server s(dir.path(), {"--max-header-bytes", "2048", "--max-body-bytes", "1024"});
+  s.PutOffer("o", R"({"url":"https://x.example/"})");
+  s.PutAffiliate("a", "{}");
+  // The smuggled second request would be a click; it must never be answered.
+  const std::string smuggled = "GET /c/o?aff=a&sub1=smuggled HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n";
+  const std::vector<Case> cases = {
+      {"TE and CL", "POST /postback HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"},
+      {"TE not chunked", "POST /postback HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", "400"},
+      {"TE chunked then gzip", "POST /postback HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", "400"},
+      {"duplicate CL", "POST /postback HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n", "400"},
+      {"missing Host", "GET /c/o?aff=a HTTP/1.1\r\nUser-Agent: t\r\n\r\n", "400"},
+      {"duplicate Host", "GET /c/o?aff=a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "400"},
+      {"body on GET", "GET /c/o?aff=a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", "400"},
+      {"garbage", "NOT A REQUEST\r\n\r\n", "400"},
+      {"headers too large", "GET /c/o HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n", "431"},
+      {"body too large", "PUT /api/offers/o HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, '{'), "413"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    for (int port : {s.public_port(), s.admin_port()}) {
+      bool closed = false;
+      std::string raw = RawExchange(port, c.request + smuggled, 3000, &closed);
+      CHECK(raw.rfind(std::string("HTTP/1.1 ") + c.status, 0) == 0);
+      CHECK(CountResponses(raw) == 1);
+      CHECK(raw.find("Connection: close") != std::string::npos);
+      CHECK(closed);
+    }
+  }
+  // The smuggled clicks were never recorded.
+  HttpResult r = s.Api("GET", "/api/report?from=2000-01-01&to=2100-01-01&group_by=sub1&sub1=smuggled");
+  CHECK(r.body.find("smuggled") == std::string::npos);
+}
+
+TEST_CASE("keep-alive and pipelined requests are answered in order", "[http]") {
+  TempDir dir;
+  Server s(dir.path());
+  s.PutOffer("o", R"({"url":"https://x.example/?s={sub1}"})");
+  s.PutAffiliate("a", "{}");
+  std::string pipeline;
+  for (int i = 0; i < 5; ++i) {
+    pipeline += "GET /c/o?aff=a&sub1=n" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n";
+  }
+  pipeline += "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  bool closed = false;
+  std::string raw = RawExchange(s.public_port(), pipeline, 3000, &closed);
+  CHECK(CountResponses(raw) == 6);
+  CHECK(closed);
+  size_t last = 0;
+  for (int i = 0; i < 5; ++i) {
+    size_t pos = raw.find("Location: https://x.example/?s=n" + std::to_string(i) + "\r\n");
+    REQUIRE(pos != std::string::npos);
+    CHECK(pos > last);
+    last = pos;
+  }
+  CHECK(raw.find("{\"status\":\"ok\"}") > last);
+}
+
+TEST_CASE("idle keep-alive connections are closed after the idle timeout", "[http]") {
+  TempDir dir;
+  Server s(dir.path(), {"--idle-timeout-s", "1", "--header-timeout-s", "1"});
+  bool closed = false;
+  // A complete request, then silence: answered, then closed by the idle timer.
+  std::string raw = RawExchange(s.public_port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 4000, &closed);
+  CHECK(CountResponses(raw) == 1);
+  CHECK(closed);
+  // A request head that never completes (slowloris): 408 and closed.
+  raw = RawExchange(s.public_port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a", 4000, &closed);
+  CHECK(raw.rfind("HTTP/1.1 408", 0) == 0);
+  CHECK(closed);
+}
+
+}  // namespace ricochet::testing

@@ -1,0 +1,184 @@
+#include "storage/store.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "catch2/catch.hpp"
+
+namespace ricochet::storage {
+namespace {
+
+struct TempPath {
+  TempPath() {
+    std::string t = (std::filesystem::temp_directory_path() / "ricochet-store-XXXXXX").string();
+    REQUIRE(mkdtemp(t.data()) != nullptr);
+    path = t;
+  }
+  ~TempPath() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+ClickRecord MakeClick(std::string id, int64_t t, std::string offer, std::string aff,
+                      attribution::ClickClass k, std::string sub1 = "") {
+  ClickRecord c;
+  c.click_id = std::move(id);
+  c.time_ms = t;
+  c.offer = std::move(offer);
+  c.affiliate = std::move(aff);
+  c.subs[0] = std::move(sub1);
+  c.klass = k;
+  c.client_ip = "10.0.0.1";
+  c.user_agent = "UA";
+  c.visitor_id = "v1";
+  if (k == attribution::ClickClass::kUnique) {
+    c.dedupe_key = attribution::MakeDedupeKey(c.offer, c.affiliate, c.client_ip, c.click_id);
+  }
+  return c;
+}
+
+std::unique_ptr<Store> OpenStore(const std::string& path, int retention_days = 90) {
+  StoreOptions o;
+  o.path = path;
+  o.retention_days = retention_days;
+  absl::StatusOr<std::unique_ptr<Store>> s = Store::Open(o);
+  REQUIRE(s.ok());
+  return std::move(*s);
+}
+
+}  // namespace
+
+TEST_CASE("clicks round-trip and dedupe slots are written for unique clicks only", "[store]") {
+  TempPath dir;
+  auto store = OpenStore(dir.path);
+  int64_t t = NowMs();
+  std::vector<ClickRecord> clicks = {
+      MakeClick("id-1", t, "o", "a", attribution::ClickClass::kUnique, "s"),
+      MakeClick("id-2", t + 1, "o", "a", attribution::ClickClass::kDuplicate, "s"),
+      MakeClick("id-3", t + 2, "o", "b", attribution::ClickClass::kBot),
+  };
+  clicks[0].referer = "https://ref.example/";
+  clicks[2].attributable = false;
+  REQUIRE(store->WriteClicks(clicks).ok());
+  REQUIRE(store->SyncWal().ok());
+
+  for (const ClickRecord& c : clicks) {
+    absl::StatusOr<std::optional<ClickRecord>> got = store->GetClick(c.time_ms, c.click_id);
+    REQUIRE(got.ok());
+    REQUIRE(got->has_value());
+    CHECK(**got == c);
+  }
+  absl::StatusOr<std::optional<ClickRecord>> missing = store->GetClick(t, "nope");
+  REQUIRE(missing.ok());
+  CHECK_FALSE(missing->has_value());
+  // Wrong time: a different key.
+  CHECK_FALSE(store->GetClick(t + 5, "id-1")->has_value());
+
+  std::vector<attribution::DedupeKey> keys = {*clicks[0].dedupe_key,
+                                              attribution::MakeDedupeKey("x", "y", "z", "w")};
+  auto slots = store->GetDedupeSlots(keys);
+  REQUIRE(slots.ok());
+  CHECK((*slots)[0] == t);
+  CHECK_FALSE((*slots)[1].has_value());
+
+  // Visitor index: attributable clicks only, oldest first, within the window.
+  auto visits = store->VisitorClicks("o", "v1", t - 1000, t + 1000);
+  REQUIRE(visits.ok());
+  REQUIRE(visits->size() == 2);
+  CHECK((*visits)[0].second == "id-1");
+  CHECK((*visits)[1].second == "id-2");
+  CHECK(store->VisitorClicks("o", "v1", t + 1, t + 1000)->size() == 1);
+  CHECK(store->VisitorClicks("o", "v", t - 1000, t + 1000)->empty());
+}
+
+TEST_CASE("report counters add up across batches and restarts", "[store]") {
+  TempPath dir;
+  int64_t t = NowMs();
+  int32_t day = static_cast<int32_t>(t / 86'400'000);
+  {
+    auto store = OpenStore(dir.path);
+    REQUIRE(store->WriteClicks(std::vector<ClickRecord>{
+                MakeClick("1", t, "o", "a", attribution::ClickClass::kUnique, "x"),
+                MakeClick("2", t, "o", "a", attribution::ClickClass::kDuplicate, "x"),
+                MakeClick("3", t, "o", "a", attribution::ClickClass::kRateLimited, "x")})
+                .ok());
+    REQUIRE(store->WriteClicks(std::vector<ClickRecord>{
+                MakeClick("4", t, "o", "a", attribution::ClickClass::kBot, "x"),
+                MakeClick("5", t, "o", "b", attribution::ClickClass::kUnique, "")})
+                .ok());
+    REQUIRE(store->Close().ok());
+  }
+  auto store = OpenStore(dir.path);
+  REQUIRE(store->WriteClicks(std::vector<ClickRecord>{
+              MakeClick("6", t, "o", "a", attribution::ClickClass::kUnique, "x")}).ok());
+  std::vector<CounterRow> rows;
+  REQUIRE(store->ScanCounters(day, day, [&](const CounterRow& r) { rows.push_back(r); }).ok());
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].affiliate == "a");
+  CHECK(rows[0].sub1 == "x");
+  CHECK(rows[0].day == day);
+  CHECK(rows[0].values[kClicks] == 5);
+  CHECK(rows[0].values[kUniqueClicks] == 2);
+  CHECK(rows[0].values[kDuplicateClicks] == 1);
+  CHECK(rows[0].values[kRateLimitedClicks] == 1);
+  CHECK(rows[0].values[kBotClicks] == 1);
+  CHECK(rows[1].affiliate == "b");
+  CHECK(rows[1].values[kClicks] == 1);
+  rows.clear();
+  REQUIRE(store->ScanCounters(day + 1, day + 10, [&](const CounterRow& r) { rows.push_back(r); }).ok());
+  CHECK(rows.empty());
+}
+
+TEST_CASE("retention drops clicks, dedupe slots and visitor entries past the window", "[store]") {
+  TempPath dir;
+  auto store = OpenStore(dir.path, /*retention_days=*/30);
+  int64_t now = NowMs();
+  int64_t old = now - 31LL * 86'400'000;
+  ClickRecord fresh = MakeClick("fresh", now, "o", "a", attribution::ClickClass::kUnique);
+  ClickRecord stale = MakeClick("stale", old, "o", "a", attribution::ClickClass::kUnique);
+  REQUIRE(store->WriteClicks(std::vector<ClickRecord>{fresh, stale}).ok());
+  REQUIRE(store->CompactAllForTest().ok());
+  CHECK(store->GetClick(now, "fresh")->has_value());
+  CHECK_FALSE(store->GetClick(old, "stale")->has_value());
+  auto slots = store->GetDedupeSlots(std::vector<attribution::DedupeKey>{*fresh.dedupe_key, *stale.dedupe_key});
+  REQUIRE(slots.ok());
+  CHECK((*slots)[0] == now);
+  CHECK_FALSE((*slots)[1].has_value());
+  CHECK(store->VisitorClicks("o", "v1", 0, now + 1)->size() == 1);
+  // Report counters are not clicks: they stay.
+  int rows = 0;
+  REQUIRE(store->ScanCounters(static_cast<int32_t>(old / 86'400'000), static_cast<int32_t>(now / 86'400'000),
+                              [&](const CounterRow&) { ++rows; }).ok());
+  CHECK(rows == 2);
+}
+
+TEST_CASE("config and meta values persist", "[store]") {
+  TempPath dir;
+  {
+    auto store = OpenStore(dir.path);
+    REQUIRE(store->PutConfig("offer", "b", R"({"id":"b"})").ok());
+    REQUIRE(store->PutConfig("offer", "a", R"({"id":"a"})").ok());
+    REQUIRE(store->PutConfig("affiliate", "a", R"({"id":"aff"})").ok());
+    auto meta = store->LoadOrCreateMeta("secret", "first");
+    REQUIRE(meta.ok());
+    CHECK(*meta == "first");
+    REQUIRE(store->CheckWritable().ok());
+  }
+  auto store = OpenStore(dir.path);
+  auto offers = store->ListConfig("offer");
+  REQUIRE(offers.ok());
+  REQUIRE(offers->size() == 2);
+  CHECK((*offers)[0].first == "a");
+  CHECK((*offers)[1].second == R"({"id":"b"})");
+  CHECK(store->ListConfig("affiliate")->size() == 1);
+  CHECK(*store->LoadOrCreateMeta("secret", "second") == "first");
+  REQUIRE(store->Close().ok());
+  REQUIRE(store->Close().ok());  // idempotent
+}
+
+}  // namespace ricochet::storage
