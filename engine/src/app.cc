@@ -119,6 +119,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   s.log = &app->log_;
   s.blocking_pool = app->pool_.get();
   s.config_mu = &app->config_mu_;
+  s.readiness = &app->readiness_;
   s.started = std::chrono::steady_clock::now();
   app->tracking_ = std::make_unique<TrackingHandler>(s);
   app->admin_ = std::make_unique<AdminHandler>(s);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/write.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/core/tcp_stream.hpp"
@@ -162,6 +163,7 @@ class Session : public std::enable_shared_from_this<Session> {
     uint64_t seq = 0;
     bool ready = false;
     bool close = false;
+    bool head = false;  // a HEAD request: headers (with the real Content-Length) but no body
     Route route = Route::kNotFound;
     std::chrono::steady_clock::time_point received;
     Response response;
@@ -234,6 +236,30 @@ class Session : public std::enable_shared_from_this<Session> {
       OnRequest();
       return;
     }
+    // curl and others wait (1 s) for "100 Continue" before sending a larger body.
+    auto expect = parser_->get().find(http::field::expect);
+    if (expect != parser_->get().end() &&
+        absl::EqualsIgnoreCase(ToAbsl(expect->value()), "100-continue") && !writing_) {
+      writing_ = true;
+      stream_.expires_after(opts().write_timeout);
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          self->writing_ = false;
+                          if (ec) {
+                            self->read_timer_.cancel();
+                            self->Close();
+                            return;
+                          }
+                          self->ReadBody();
+                          self->MaybeWrite();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->read_timer_.cancel();
       if (ec) {
@@ -289,6 +315,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Slot slot;
     slot.seq = next_seq_++;
     slot.close = !keep_alive;
+    slot.head = req.method() == http::verb::head;
     slot.received = std::chrono::steady_clock::now();
     if (!keep_alive) read_closed_ = true;
     uint64_t seq = slot.seq;
@@ -305,6 +332,7 @@ class Session : public std::enable_shared_from_this<Session> {
       read_closed_ = true;
     }
     front.response.keep_alive(!front.close);
+    if (front.head) front.response.body().clear();  // Content-Length stays as prepared
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - front.received)
                       .count();
@@ -367,7 +395,10 @@ Responder::Responder(std::shared_ptr<Session> session, uint64_t seq)
     : session_(std::move(session)), seq_(seq) {}
 Responder::Responder(Responder&&) noexcept = default;
 Responder& Responder::operator=(Responder&&) noexcept = default;
-Responder::~Responder() = default;
+Responder::~Responder() {
+  // A handler that dropped its responder must not leave the connection waiting forever.
+  if (session_) Send(Route::kBadRequest, JsonError(11, http::status::internal_server_error, "internal_error"));
+}
 
 void Responder::Send(Route route, Response&& response) {
   std::shared_ptr<Session> session = std::move(session_);

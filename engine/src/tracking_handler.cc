@@ -116,10 +116,20 @@ bool HandleHealth(const Services& s, const Request& req, std::string_view path, 
     respond.Send(route, JsonResponse(req.version(), http::status::ok, R"({"status":"ok"})"));
     return true;
   }
-  boost::asio::post(*s.blocking_pool, [store = s.store, version = req.version(),
-                                       r = std::move(respond)]() mutable {
+  auto steady_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  if (steady_ms() - s.readiness->last_ok_ms.load(std::memory_order_relaxed) < Readiness::kCacheMs) {
+    respond.Send(route, JsonResponse(req.version(), http::status::ok, R"({"status":"ready"})"));
+    return true;
+  }
+  boost::asio::post(*s.blocking_pool, [store = s.store, readiness = s.readiness, steady_ms,
+                                       version = req.version(), r = std::move(respond)]() mutable {
     absl::Status st = store->CheckWritable();
     if (st.ok()) {
+      readiness->last_ok_ms.store(steady_ms(), std::memory_order_relaxed);
       r.Send(Route::kReadyz, JsonResponse(version, http::status::ok, R"({"status":"ready"})"));
     } else {
       r.Send(Route::kReadyz,

@@ -88,3 +88,34 @@ TEST_CASE("idle keep-alive connections are closed after the idle timeout", "[htt
 }
 
 }  // namespace ricochet::testing
+
+namespace ricochet::testing {
+
+TEST_CASE("HEAD answers carry no body, so the next pipelined answer stays framed", "[http]") {
+  TempDir dir;
+  Server s(dir.path());
+  std::string raw = RawExchange(s.admin_port(),
+                                "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  REQUIRE(CountResponses(raw) == 2);
+  size_t first_end = raw.find("\r\n\r\n");
+  CHECK(raw.substr(0, first_end).find("Content-Length: 15") != std::string::npos);
+  // Right after the HEAD answer's blank line comes the next status line, not a body.
+  CHECK(raw.compare(first_end + 4, 9, "HTTP/1.1 ") == 0);
+  CHECK(raw.substr(raw.size() - 15) == R"({"status":"ok"})");
+}
+
+TEST_CASE("Expect: 100-continue is answered before the body is read", "[http]") {
+  TempDir dir;
+  Server s(dir.path());
+  const std::string body = R"({"url":"https://x.example/?q=)" + std::string(2000, 'q') + R"("})";
+  std::string raw = RawExchange(
+      s.admin_port(),
+      "PUT /api/offers/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kToken) +
+          "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nConnection: close\r\n"
+          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  CHECK(raw.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK", 0) == 0);
+  CHECK(s.Api("GET", "/api/offers/big").status == 200);
+}
+
+}  // namespace ricochet::testing

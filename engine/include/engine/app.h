@@ -50,6 +50,7 @@ class App {
   std::unique_ptr<ClickPipeline> clicks_;
   std::unique_ptr<boost::asio::thread_pool> pool_;
   std::mutex config_mu_;
+  Readiness readiness_;
   std::unique_ptr<TrackingHandler> tracking_;
   std::unique_ptr<AdminHandler> admin_;
   std::unique_ptr<HttpServer> server_;

@@ -2,7 +2,9 @@
 #ifndef RICOCHET_ENGINE_SERVICES_H_
 #define RICOCHET_ENGINE_SERVICES_H_
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 
 #include "attribution/click.h"
@@ -17,6 +19,13 @@
 
 namespace ricochet::engine {
 
+// Remembers the last successful readiness probe, so a flood of /readyz (the public listener is
+// reachable from the internet) cannot turn into a flood of fsyncs.
+struct Readiness {
+  static constexpr int64_t kCacheMs = 1000;
+  std::atomic<int64_t> last_ok_ms{INT64_MIN / 2};
+};
+
 struct Services {
   const ServerConfig* config = nullptr;
   storage::Store* store = nullptr;
@@ -30,6 +39,7 @@ struct Services {
   boost::asio::thread_pool* blocking_pool = nullptr;
   // Serialises configuration changes (read-modify-publish of the catalog).
   std::mutex* config_mu = nullptr;
+  Readiness* readiness = nullptr;
   std::chrono::steady_clock::time_point started;
 };
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds and runs every test: a Release build and an ASan+UBSan build, each with the whole
+# Catch2 suite (unit + integration against the real server on 127.0.0.1), then a short smoke run
+# of every benchmark so they cannot rot. Installs missing Debian packages first.
+#   tools/test.sh            everything
+#   tools/test.sh --quick    Release build and tests only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+bash tools/setup.sh
+jobs="${JOBS:-2}"
+
+echo "== Release build"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j"$jobs"
+echo "== Release tests"
+(cd build/release && ctest --output-on-failure --timeout 900)
+
+echo "== Benchmark smoke run"
+bash tools/bench-smoke.sh build/release
+
+if [ "$quick" = 1 ]; then exit 0; fi
+
+echo "== ASan+UBSan build"
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRICOCHET_SANITIZE=ON \
+  -DRICOCHET_BUILD_BENCH=OFF >/dev/null
+cmake --build build/asan -j"$jobs"
+echo "== ASan+UBSan tests"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+(cd build/asan && ctest --output-on-failure --timeout 1800)
