@@ -1,19 +1,10 @@
 #include "attribution/plan.h"
 
 #include "absl/strings/str_cat.h"
+#include "attribution/ids.h"
 
 namespace ricochet::attribution {
 namespace {
-
-bool ValidName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 absl::Status ValidateRate(const Rate& rate, const std::string& where) {
   if (!rate.cpa && !rate.cps_percent) {
@@ -32,7 +23,7 @@ absl::Status ValidateRate(const Rate& rate, const std::string& where) {
 
 absl::Status ValidatePlan(const Plan& plan) {
   for (const auto& [name, rate] : plan.events) {
-    if (!ValidName(name)) {
+    if (!IsValidId(name)) {
       return absl::InvalidArgumentError(
           absl::StrCat("plan.events: bad event name '", name, "' (use [A-Za-z0-9_-]{1,64})"));
     }

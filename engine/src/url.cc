@@ -131,14 +131,4 @@ absl::Status ValidateConfiguredUrl(std::string_view url) {
   return absl::OkStatus();
 }
 
-bool IsValidId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 }  // namespace ricochet::engine

@@ -8,6 +8,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "attribution/ids.h"
 
 namespace ricochet::engine {
 
@@ -35,8 +36,8 @@ void SplitTarget(std::string_view target, std::string_view* path, std::string_vi
 // without control characters or whitespace. InvalidArgument says what is wrong.
 [[nodiscard]] absl::Status ValidateConfiguredUrl(std::string_view url);
 
-// Ids of offers and affiliates: [A-Za-z0-9_-]{1,64}.
-[[nodiscard]] bool IsValidId(std::string_view id);
+// Ids of offers and affiliates follow ricochet::IsValidId ([A-Za-z0-9_-]{1,64}).
+using ::ricochet::IsValidId;
 
 }  // namespace ricochet::engine
 
