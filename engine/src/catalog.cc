@@ -264,20 +264,6 @@ bool CheckBodyId(const json::object& obj, std::string_view id, FieldError* error
 
 }  // namespace
 
-std::string_view ConversionStatusName(ConversionStatus s) {
-  switch (s) {
-    case ConversionStatus::kApproved:
-      return "approved";
-    case ConversionStatus::kPending:
-      return "pending";
-    case ConversionStatus::kRejected:
-      return "rejected";
-    case ConversionStatus::kReversed:
-      return "reversed";
-  }
-  return "approved";
-}
-
 bool ParseOffer(std::string_view id, std::string_view text, Offer* out, FieldError* error) {
   json::object obj;
   if (!CheckId(id, error) || !ParseObject(text, &obj, error) || !CheckBodyId(obj, id, error)) {
@@ -314,13 +300,10 @@ bool ParseOffer(std::string_view id, std::string_view text, Offer* out, FieldErr
   f.Int("daily_conversion_cap", &offer.daily_conversion_cap, 0, 1'000'000'000);
   f.Int("min_ctit_s", &offer.min_ctit_s, 0, 365 * 86400);
   if (const json::value* d = f.Get("default_status"); d != nullptr && f.ok()) {
-    std::string_view s = d->is_string() ? std::string_view(d->get_string()) : "";
-    if (s == "approved") {
-      offer.default_status = ConversionStatus::kApproved;
-    } else if (s == "pending") {
-      offer.default_status = ConversionStatus::kPending;
-    } else if (s == "rejected") {
-      offer.default_status = ConversionStatus::kRejected;
+    std::optional<ConversionStatus> status;
+    if (d->is_string()) status = attribution::ParseRequestedStatus(d->get_string());
+    if (status && *status != ConversionStatus::kReversed) {
+      offer.default_status = *status;
     } else {
       f.Fail("bad_status", "default_status",
              "default_status must be \"approved\", \"pending\" or \"rejected\"");
@@ -381,7 +364,7 @@ json::object OfferToJson(const Offer& o) {
   j["max_clicks_per_ip_per_minute"] = o.max_clicks_per_ip_per_minute;
   j["daily_conversion_cap"] = o.daily_conversion_cap;
   j["min_ctit_s"] = o.min_ctit_s;
-  j["default_status"] = ConversionStatusName(o.default_status);
+  j["default_status"] = attribution::StatusName(o.default_status);
   j["postback_token"] = o.postback_token.empty() ? json::value(nullptr) : json::value(o.postback_token);
   j["allow_pixel"] = o.allow_pixel;
   j["plan"] = PlanToJson(o.plan, decimals);

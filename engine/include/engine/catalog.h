@@ -14,15 +14,15 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "attribution/conversion.h"
 #include "attribution/plan.h"
 #include "boost/json/object.hpp"
 #include "engine/url_template.h"
 
 namespace ricochet::engine {
 
-enum class Attribution { kLastClick, kFirstClick };
-enum class ConversionStatus { kApproved, kPending, kRejected, kReversed };
-std::string_view ConversionStatusName(ConversionStatus s);
+using attribution::ConversionStatus;
+using Attribution = attribution::AttributionModel;
 
 struct Offer {
   std::string id;
