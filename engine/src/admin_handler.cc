@@ -176,7 +176,9 @@ Response AdminHandler::HandleApi(const Request& req, std::string_view path, std:
 Response AdminHandler::PutOffer(const Request& req, std::string_view id) {
   Offer offer;
   FieldError error;
-  if (!ParseOffer(id, req.body(), &offer, &error)) return FieldErrorResponse(req.version(), error);
+  if (!ParseOffer(id, req.body(), &offer, &error, s_.config->retention_days)) {
+    return FieldErrorResponse(req.version(), error);
+  }
   json::object stored = OfferToJson(offer);
   std::lock_guard<std::mutex> lock(*s_.config_mu);
   if (absl::Status st = s_.store->PutConfig("offer", offer.id, json::serialize(stored)); !st.ok()) {

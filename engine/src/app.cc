@@ -25,7 +25,8 @@ absl::StatusOr<std::vector<std::string>> ReadBotList(const std::string& path) {
   return patterns;
 }
 
-absl::StatusOr<std::shared_ptr<const Catalog>> LoadCatalog(storage::Store& store) {
+absl::StatusOr<std::shared_ptr<const Catalog>> LoadCatalog(storage::Store& store,
+                                                           const Logger& log, int retention_days) {
   auto catalog = std::make_shared<Catalog>();
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> offers = store.ListConfig("offer");
   if (!offers.ok()) return offers.status();
@@ -34,6 +35,11 @@ absl::StatusOr<std::shared_ptr<const Catalog>> LoadCatalog(storage::Store& store
     FieldError e;
     if (!ParseOffer(id, text, &o, &e)) {
       return absl::DataLossError(absl::StrCat("stored offer ", id, " is invalid: ", e.message));
+    }
+    if (o.lookback_days > retention_days || o.dedupe_window_s > int64_t{retention_days} * 86400) {
+      // Saved under a longer --retention-days: still served, but the operator must know.
+      log.Warn("offer window exceeds --retention-days; old clicks will already be gone",
+               {{"offer", id}, {"retention_days", std::to_string(retention_days)}});
     }
     catalog->offers[id] = std::make_shared<const Offer>(std::move(o));
   }
@@ -97,7 +103,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   }
   app->click_ids_ = std::make_unique<ClickIdCodec>(secret);
 
-  absl::StatusOr<std::shared_ptr<const Catalog>> catalog = LoadCatalog(*app->store_);
+  absl::StatusOr<std::shared_ptr<const Catalog>> catalog = LoadCatalog(*app->store_, app->log_, c.retention_days);
   if (!catalog.ok()) return catalog.status();
   app->catalog_ = std::make_unique<CatalogHolder>(*catalog, static_cast<size_t>(c.threads));
 

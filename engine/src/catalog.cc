@@ -264,7 +264,8 @@ bool CheckBodyId(const json::object& obj, std::string_view id, FieldError* error
 
 }  // namespace
 
-bool ParseOffer(std::string_view id, std::string_view text, Offer* out, FieldError* error) {
+bool ParseOffer(std::string_view id, std::string_view text, Offer* out, FieldError* error,
+                int64_t retention_days) {
   json::object obj;
   if (!CheckId(id, error) || !ParseObject(text, &obj, error) || !CheckBodyId(obj, id, error)) {
     return false;
@@ -312,6 +313,16 @@ bool ParseOffer(std::string_view id, std::string_view text, Offer* out, FieldErr
   f.String("postback_token", &offer.postback_token, 128);
   f.Bool("allow_pixel", &offer.allow_pixel);
   if (!f.ok()) return false;
+  if (offer.lookback_days > retention_days) {
+    return f.Fail("bad_number", "lookback_days",
+                  absl::StrCat("lookback_days must not exceed the server's --retention-days (",
+                               retention_days, "): older clicks are deleted"));
+  }
+  if (offer.dedupe_window_s > retention_days * 86400) {
+    return f.Fail("bad_number", "dedupe_window_s",
+                  absl::StrCat("dedupe_window_s must not exceed the server's --retention-days (",
+                               retention_days, " days): older dedupe keys are deleted"));
+  }
   if (const json::value* p = f.Get("plan"); p != nullptr && !ParsePlan(*p, &offer.plan, error)) {
     return false;
   }

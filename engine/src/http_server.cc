@@ -209,9 +209,13 @@ class Session : public std::enable_shared_from_this<Session> {
     // client that was too slow deserves a 408 before the close.
     stream_.expires_never();
     read_timed_out_ = false;
+    request_read_pending_ = true;
+    const uint64_t generation = ++read_generation_;
     read_timer_.expires_after(opts().header_timeout);
-    read_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec) return;  // cancelled: the request arrived in time
+    read_timer_.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
+      // Cancelled, or fired just after this request finished reading (its completion was
+      // already queued): then there is nothing to interrupt.
+      if (ec || generation != self->read_generation_ || !self->request_read_pending_) return;
       self->read_timed_out_ = true;
       beast::error_code ignored;
       self->stream_.socket().cancel(ignored);
@@ -223,7 +227,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHeader(beast::error_code ec) {
-    if (ec || parser_->is_done()) read_timer_.cancel();
+    if (ec || parser_->is_done()) StopRequestTimer();
     if (ec) {
       OnReadError(ec);
       return;
@@ -239,7 +243,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // curl and others wait (1 s) for "100 Continue" before sending a larger body.
     auto expect = parser_->get().find(http::field::expect);
     if (expect != parser_->get().end() &&
-        absl::EqualsIgnoreCase(ToAbsl(expect->value()), "100-continue") && !writing_) {
+        absl::EqualsIgnoreCase(ToAbsl(expect->value()), "100-continue") && !writing_ &&
+        slots_.empty()) {  // an earlier pipelined answer must go out first
       writing_ = true;
       stream_.expires_after(opts().write_timeout);
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -247,7 +252,6 @@ class Session : public std::enable_shared_from_this<Session> {
                         [self = shared_from_this()](beast::error_code ec, size_t) {
                           self->writing_ = false;
                           if (ec) {
-                            self->read_timer_.cancel();
                             self->Close();
                             return;
                           }
@@ -261,13 +265,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->read_timer_.cancel();
+      self->StopRequestTimer();
       if (ec) {
         self->OnReadError(ec);
       } else {
         self->OnRequest();
       }
     });
+  }
+
+  void StopRequestTimer() {
+    request_read_pending_ = false;
+    read_timer_.cancel();
   }
 
   void OnReadError(beast::error_code ec) {
@@ -286,6 +295,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // A request that cannot be read any further: answer, then close. Nothing after it is parsed.
   void Reject(http::status status, std::string_view reason) {
+    StopRequestTimer();
     reading_ = false;
     read_closed_ = true;
     Slot slot;
@@ -327,7 +337,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void MaybeWrite() {
     if (writing_ || slots_.empty() || !slots_.front().ready) return;
     Slot& front = slots_.front();
-    if (shutting_down_ && slots_.size() == 1 && !reading_) {
+    if (shutting_down_ && slots_.size() == 1 && (!reading_ || idle_wait_)) {
       front.close = true;
       read_closed_ = true;
     }
@@ -354,8 +364,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     bool close = slots_.front().close;
     slots_.pop_front();
-    if (close) {
-      Close();
+    if (close || (shutting_down_ && slots_.empty() && idle_wait_)) {
+      Close();  // also ends a read-ahead that was only waiting for a next request
       return;
     }
     MaybeWrite();
@@ -366,6 +376,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     closed_ = true;
     read_closed_ = true;
+    StopRequestTimer();  // the timer's handler would keep this session alive
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();
@@ -374,6 +385,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   asio::io_context& ioc_;
   asio::steady_timer read_timer_;
+  uint64_t read_generation_ = 0;
+  bool request_read_pending_ = false;
   bool read_timed_out_ = false;
   HttpServer& server_;
   size_t worker_;

@@ -248,8 +248,9 @@ Response TrackingHandler::HandleClick(const Request& req, const RequestContext& 
   r.time_ms = now_ms;
   r.offer = offer->id;
   if (IsValidId(params[kAff])) r.affiliate = params[kAff];
-  for (int i = 0; i < 5; ++i) r.subs[i] = std::move(params[kSub1 + i]);
-  r.source = std::move(params[kSource]);
+  // Stored text is served back as JSON: keep it valid UTF-8 (the redirect above kept the bytes).
+  for (int i = 0; i < 5; ++i) r.subs[i] = ToValidUtf8(params[kSub1 + i]);
+  r.source = ToValidUtf8(params[kSource]);
   std::string forwarded;  // several X-Forwarded-For headers read as one list, in order
   if (!s_.config->trusted_proxies.empty()) {
     auto range = req.equal_range("X-Forwarded-For");
@@ -260,10 +261,10 @@ Response TrackingHandler::HandleClick(const Request& req, const RequestContext& 
   }
   r.client_ip = ResolveClientIp(ctx.peer, forwarded, s_.config->trusted_proxies);
   if (auto it = req.find(http::field::user_agent); it != req.end()) {
-    r.user_agent.assign(Truncate(it->value(), kMaxUserAgentBytes));
+    r.user_agent = ToValidUtf8(Truncate(it->value(), kMaxUserAgentBytes));
   }
   if (auto it = req.find(http::field::referer); it != req.end()) {
-    r.referer.assign(Truncate(it->value(), kMaxParamBytes * 2));
+    r.referer = ToValidUtf8(Truncate(it->value(), kMaxParamBytes * 2));
   }
   r.visitor_id = std::move(visitor);
   r.attributable = attributable;

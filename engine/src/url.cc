@@ -128,7 +128,40 @@ absl::Status ValidateConfiguredUrl(std::string_view url) {
   size_t at = authority.rfind('@');
   std::string_view host = at == std::string_view::npos ? authority : authority.substr(at + 1);
   if (host.empty() || host[0] == ':') return absl::InvalidArgumentError("URL has no host");
+  // A macro here would let the request choose the destination host (an open redirect).
+  if (authority.find_first_of("{}") != std::string_view::npos) {
+    return absl::InvalidArgumentError("URL must not have macros or braces in its host part");
+  }
   return absl::OkStatus();
+}
+
+std::string ToValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) {
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    }
+    if (ok && len > 1) {
+      uint32_t cp = c & (0x7F >> len);
+      for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+      // Overlong forms, UTF-16 surrogates and values past U+10FFFF are not UTF-8.
+      static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+      ok = cp >= kMin[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    }
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out.append("\xEF\xBF\xBD");  // U+FFFD
+      ++i;
+    }
+  }
+  return out;
 }
 
 }  // namespace ricochet::engine

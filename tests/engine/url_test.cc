@@ -47,11 +47,23 @@ TEST_CASE("configured URLs must be absolute http(s) without control characters",
   for (const char* bad : {"", "javascript:alert(1)", "//evil.example/", "/relative", "ftp://x.example/",
                           "https://", "https:///path", "https://x.example/a b", "https://x.example/\t",
                           "https://x.example/\r\n", "https://x.example\\evil", "https://:80/",
-                          "https://x.example/\xc3\xa9", "data:text/html,hi"}) {
+                          "https://x.example/\xc3\xa9", "data:text/html,hi", "https://{sub1}/",
+                          "https://a{sub1}.example/", "https://x.example:{sub1}/"}) {
     INFO(bad);
     CHECK_FALSE(ValidateConfiguredUrl(bad).ok());
   }
   CHECK_FALSE(ValidateConfiguredUrl("https://x.example/" + std::string(5000, 'a')).ok());
+}
+
+TEST_CASE("text is made valid UTF-8", "[url]") {
+  CHECK(ToValidUtf8("plain ascii") == "plain ascii");
+  CHECK(ToValidUtf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80") == "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
+  CHECK(ToValidUtf8("\xFF") == "\xEF\xBF\xBD");
+  CHECK(ToValidUtf8("a\xC3") == "a\xEF\xBF\xBD");             // truncated sequence
+  CHECK(ToValidUtf8("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
+  CHECK(ToValidUtf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+  CHECK(ToValidUtf8("\xF4\x90\x80\x80").find("\xF4") == std::string::npos);  // > U+10FFFF
+  CHECK(ToValidUtf8(std::string("a\0b", 3)) == std::string("a\0b", 3));
 }
 
 TEST_CASE("ids", "[url]") {

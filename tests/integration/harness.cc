@@ -89,7 +89,7 @@ int WaitExit(pid_t pid) {
 }  // namespace
 
 Server::Server(const std::string& data_dir, std::vector<std::string> extra_args)
-    : data_dir_(data_dir) {
+    : data_dir_(data_dir), log_path_(data_dir + ".stderr") {
   for (int attempt = 0; attempt < 5; ++attempt) {
     public_port_ = FreePort();
     admin_port_ = FreePort();
@@ -99,9 +99,11 @@ Server::Server(const std::string& data_dir, std::vector<std::string> extra_args)
                                      "--admin-token",  kToken,
                                      "--click-secret", kSecretHex,
                                      "--threads",      "2",
-                                     "--log-level",    "warn"};
+                                     "--log-level",    "info"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
-    pid_ = Spawn(args, -1);
+    int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    pid_ = Spawn(args, log_fd);
+    close(log_fd);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     while (std::chrono::steady_clock::now() < deadline) {
       int status = 0;
@@ -125,6 +127,29 @@ Server::Server(const std::string& data_dir, std::vector<std::string> extra_args)
 
 Server::~Server() {
   if (pid_ > 0) Kill();
+  unlink(log_path_.c_str());
+}
+
+void Server::Signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+int Server::Wait() {
+  if (pid_ <= 0) return -1;
+  int rc = WaitExit(pid_);
+  pid_ = -1;
+  return rc;
+}
+
+std::string Server::Log() const {
+  std::string out;
+  int fd = open(log_path_.c_str(), O_RDONLY);
+  if (fd < 0) return out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
 }
 
 int Server::Stop() {

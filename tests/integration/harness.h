@@ -43,6 +43,11 @@ class Server {
   // SIGTERM and wait; returns the exit status.
   int Stop();
   void Kill();
+  // Sends `sig` without waiting; Wait() then reaps the process and returns its exit status.
+  void Signal(int sig);
+  int Wait();
+  // Everything the server wrote to stderr so far (its JSON log lines).
+  std::string Log() const;
   bool running() const { return pid_ > 0; }
 
   int public_port() const { return public_port_; }
@@ -59,6 +64,7 @@ class Server {
 
  private:
   std::string data_dir_;
+  std::string log_path_;
   pid_t pid_ = -1;
   int public_port_ = 0;
   int admin_port_ = 0;

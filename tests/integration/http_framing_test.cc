@@ -1,5 +1,10 @@
 // Request framing and smuggling defences, checked on raw bytes: every bad head is answered with
 // a 4xx and the connection is closed, so nothing after it is ever parsed as a request.
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
 #include "catch2/catch.hpp"
 #include "harness.h"
 
@@ -116,6 +121,63 @@ TEST_CASE("Expect: 100-continue is answered before the body is read", "[http]") 
           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   CHECK(raw.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK", 0) == 0);
   CHECK(s.Api("GET", "/api/offers/big").status == 200);
+}
+
+}  // namespace ricochet::testing
+
+namespace ricochet::testing {
+
+TEST_CASE("100 Continue never jumps ahead of an earlier pipelined answer", "[http]") {
+  TempDir dir;
+  Server s(dir.path());
+  const std::string body = R"({"url":"https://x.example/?q=)" + std::string(1500, 'q') + R"("})";
+  const std::string auth = std::string("Authorization: Bearer ") + kToken + "\r\n";
+  std::string raw = RawExchange(
+      s.admin_port(),
+      "GET /api/offers HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n" +
+          "PUT /api/offers/p HTTP/1.1\r\nHost: x\r\n" + auth +
+          "Expect: 100-continue\r\nConnection: close\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body);
+  CHECK(raw.rfind("HTTP/1.1 200 OK", 0) == 0);
+  CHECK(raw.find("100 Continue") == std::string::npos);
+  CHECK(CountResponses(raw) == 2);
+}
+
+TEST_CASE("a rejected request releases its connection at once", "[http]") {
+  TempDir dir;
+  Server s(dir.path(), {"--header-timeout-s", "60"});
+  bool closed = false;
+  std::string raw = RawExchange(s.public_port(),
+                                "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", 2000, &closed);
+  CHECK(raw.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(closed);
+  // The session must be gone long before the 60 s request deadline.
+  bool released = false;
+  for (int i = 0; i < 100 && !released; ++i) {
+    HttpResult m = Http(s.admin_port(), "GET", "/metrics");
+    released = m.body.find("ricochet_open_connections{listener=\"public\"} 0\n") != std::string::npos;
+    if (!released) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(released);
+}
+
+TEST_CASE("SIGTERM closes keep-alive connections once their answers are out", "[http][ops]") {
+  TempDir dir;
+  Server s(dir.path(), {"--drain-timeout-s", "60"});
+  // A keep-alive client with an answered request and a pending read-ahead.
+  int port = s.public_port();
+  std::thread client([port] {
+    bool closed = false;
+    RawExchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 10000, &closed);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  s.Signal(SIGTERM);
+  CHECK(s.Wait() == 0);
+  client.join();
+  std::string log = s.Log();
+  INFO(log);
+  CHECK(log.find("\"connections_cut\":\"0\"") != std::string::npos);
+  CHECK(log.find("ricochet stopped cleanly") != std::string::npos);
 }
 
 }  // namespace ricochet::testing

@@ -254,6 +254,26 @@ TEST_CASE("rate limit per offer and client IP per minute", "[click]") {
   CHECK(row.at("duplicate_clicks").as_int64() == 0);
 }
 
+TEST_CASE("invalid UTF-8 in click fields is stored as U+FFFD, so JSON answers stay valid",
+          "[click][security]") {
+  TempDir dir;
+  Server s(dir.path());
+  s.PutOffer("u", R"({"url":"https://x.example/?s={sub1}&c={click_id}"})");
+  s.PutAffiliate("a", "{}");
+  HttpResult r = s.Get("/c/u?aff=a&sub1=%FF%FEok%C3%A9&source=%C0%AF", {{"User-Agent", "Mozilla \xff"}});
+  REQUIRE(r.status == 302);
+  CHECK(Param(r.header("location"), "s") == "%FF%FEok%C3%A9");  // the landing page gets the bytes
+  HttpResult report = s.Api("GET", "/api/report?from=2000-01-01&to=2100-01-01&group_by=sub1");
+  REQUIRE(report.status == 200);
+  json::value v = ParseJson(report.body);  // Boost.JSON rejects invalid UTF-8
+  CHECK(v.at("rows").at(0).at("sub1").as_string() == "\xEF\xBF\xBD\xEF\xBF\xBDok\xC3\xA9");
+  HttpResult click = s.Api("GET", "/api/clicks/" + Param(r.header("location"), "c"));
+  REQUIRE(click.status == 200);
+  json::object o = ParseJson(click.body).as_object();
+  CHECK(o.at("source").as_string() == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/' is invalid
+  CHECK(o.at("user_agent").as_string() == "Mozilla \xEF\xBF\xBD");
+}
+
 TEST_CASE("CR and LF in sub ids never reach a header", "[click][security]") {
   TempDir dir;
   Server s(dir.path());
@@ -392,6 +412,15 @@ TEST_CASE("bad admin input answers 400 with a reason and changes nothing", "[adm
       {R"({"url":"https://x.example/","plan":{"tiers":[{"cpa":"1"},{"cpa":"1"},{"cpa":"1"},{"cpa":"1"},{"cpa":"1"}]}})", "bad_field"},
       {R"({"url":"https://x.example/","plan":{"volume_steps":[{"min_conversions":5,"cpa":"1"},{"min_conversions":5,"cpa":"2"}]}})", "bad_field"},
       {R"({"url":"https://x.example/","id":"other"})", "bad_id"},
+      // Macros in the host would let the visitor pick the destination (open redirect).
+      {R"({"url":"https://{sub1}/land"})", "bad_url"},
+      {R"({"url":"https://shop{sub1}/"})", "bad_url"},
+      {R"({"url":"https://x.example:{sub2}/"})", "bad_url"},
+      {R"({"url":"https://{aff_id}@x.example/"})", "bad_url"},
+      {R"({"url":"https://x.example/","fallback_url":"https://{source}/"})", "bad_url"},
+      // Windows longer than --retention-days (90) could not be honoured.
+      {R"({"url":"https://x.example/","lookback_days":91})", "bad_number"},
+      {R"({"url":"https://x.example/","dedupe_window_s":7776001})", "bad_number"},
   };
   for (const auto& [body, reason] : cases) {
     INFO(body);

@@ -60,7 +60,10 @@ struct FieldError {
 };
 
 // Parses and validates a submitted (or stored) JSON object. `id` comes from the URL path.
-bool ParseOffer(std::string_view id, std::string_view json, Offer* out, FieldError* error);
+// `retention_days` (the server's --retention-days) bounds lookback_days and dedupe_window_s:
+// clicks and dedupe slots older than it are deleted, so a longer window could not be honoured.
+bool ParseOffer(std::string_view id, std::string_view json, Offer* out, FieldError* error,
+                int64_t retention_days = 36500);
 bool ParseAffiliate(std::string_view id, std::string_view json, Affiliate* out, FieldError* error);
 // The canonical stored form, with every default spelled out.
 boost::json::object OfferToJson(const Offer& offer);

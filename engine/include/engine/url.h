@@ -36,6 +36,10 @@ void SplitTarget(std::string_view target, std::string_view* path, std::string_vi
 // without control characters or whitespace. InvalidArgument says what is wrong.
 [[nodiscard]] absl::Status ValidateConfiguredUrl(std::string_view url);
 
+// `s` with every byte that is not part of valid UTF-8 replaced by U+FFFD, so stored text is
+// always valid in JSON answers.
+[[nodiscard]] std::string ToValidUtf8(std::string_view s);
+
 // Ids of offers and affiliates follow ricochet::IsValidId ([A-Za-z0-9_-]{1,64}).
 using ::ricochet::IsValidId;
 
