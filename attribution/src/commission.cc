@@ -99,7 +99,6 @@ absl::StatusOr<std::vector<Commission>> ComputeCommissions(const CommissionReque
     for (size_t i = 0; i < n; ++i) {
       const Ancestor& a = r.ancestors[i];
       const Rate& tier_rate = (*tiers)[i];
-      if (tier_rate.cps_percent && *tier_rate.cps_percent > 0) needs_amount = true;
       if (!a.active) continue;  // skipped; the next ancestor keeps its own tier number
       absl::StatusOr<Micros> amount = RateAmount(tier_rate, r.sale_amount, r.currency_exponent);
       if (!amount.ok()) return amount.status();

@@ -1,5 +1,6 @@
 #include <openssl/crypto.h>
 
+#include <future>
 #include <map>
 #include <tuple>
 
@@ -13,7 +14,9 @@
 #include "attribution/money.h"
 #include "attribution/sv.h"
 #include "boost/asio/post.hpp"
+#include "boost/json/parse.hpp"
 #include "boost/json/serialize.hpp"
+#include "storage/conversions.h"
 #include "boost/json/value.hpp"
 #include "engine/handlers.h"
 #include "engine/url.h"
@@ -166,6 +169,26 @@ Response AdminHandler::HandleApi(const Request& req, std::string_view path, std:
     if (method != http::verb::get) return not_allowed("GET");
     return GetClick(req, parts[2]);
   }
+  if (parts.size() == 3 && parts[1] == "conversions") {
+    if (method != http::verb::get) return not_allowed("GET");
+    return GetConversion(req, parts[2]);
+  }
+  if (parts.size() == 4 && parts[1] == "conversions" && parts[3] == "status") {
+    if (method != http::verb::post) return not_allowed("POST");
+    return ChangeStatus(req, parts[2]);
+  }
+  if (parts.size() == 2 && parts[1] == "ledger") {
+    if (method != http::verb::get) return not_allowed("GET");
+    return GetLedger(req, query);
+  }
+  if (parts.size() == 3 && parts[1] == "balances") {
+    if (method != http::verb::get) return not_allowed("GET");
+    return GetBalances(req, parts[2]);
+  }
+  if (parts.size() == 2 && parts[1] == "verify") {
+    if (method != http::verb::get && method != http::verb::post) return not_allowed("GET, POST");
+    return Verify(req);
+  }
   if (parts.size() == 2 && parts[1] == "report") {
     if (method != http::verb::get) return not_allowed("GET");
     return GetReport(req, query);
@@ -298,6 +321,19 @@ Response AdminHandler::GetReport(const Request& req, std::string_view query) {
     for (size_t i = 0; i < acc.size(); ++i) acc[i] += row.values[i];
   });
   if (!st.ok()) return StorageError(version, s_, st, "scan counters");
+  std::map<Key, std::map<std::string, std::pair<attribution::Micros, attribution::Micros>>> money;
+  st = s_.store->ScanMoney(*from, *to, [&](const storage::MoneyRow& row) {
+    if (!offer_filter.empty() && row.offer != offer_filter) return;
+    if (!affiliate_filter.empty() && row.affiliate != affiliate_filter) return;
+    if (has_sub1_filter && row.sub1 != sub1_filter) return;
+    Key key{by_day ? row.day : 0, by_offer ? row.offer : "", by_affiliate ? row.affiliate : "",
+            by_sub1 ? row.sub1 : ""};
+    auto& m = money[key][row.currency];
+    m.first += row.revenue;
+    m.second += row.payout;
+    groups[key];  // a group with money but no counter row still shows
+  });
+  if (!st.ok()) return StorageError(version, s_, st, "scan money");
   json::array rows;
   for (const auto& [key, v] : groups) {
     json::object o;
@@ -310,13 +346,21 @@ Response AdminHandler::GetReport(const Request& req, std::string_view query) {
     o["duplicate_clicks"] = v[storage::kDuplicateClicks];
     o["bot_clicks"] = v[storage::kBotClicks];
     o["rate_limited_clicks"] = v[storage::kRateLimitedClicks];
-    // Conversion counters join these rows with the postback route (see docs/api.md).
-    o["conversions"] = 0;
-    o["approved"] = 0;
-    o["pending"] = 0;
-    o["rejected"] = 0;
-    o["revenue"] = json::object();
-    o["payout"] = json::object();
+    o["conversions"] = v[storage::kConversions];
+    o["approved"] = v[storage::kApproved];
+    o["pending"] = v[storage::kPending];
+    o["rejected"] = v[storage::kRejected];
+    o["reversed"] = v[storage::kReversed];
+    json::object revenue, payout;
+    if (auto it = money.find(key); it != money.end()) {
+      for (const auto& [currency, m] : it->second) {
+        int decimals = attribution::CurrencyExponent(currency).value_or(2);
+        revenue[currency] = attribution::FormatMicros(m.first, decimals);
+        payout[currency] = attribution::FormatMicros(m.second, decimals);
+      }
+    }
+    o["revenue"] = std::move(revenue);
+    o["payout"] = std::move(payout);
     rows.push_back(std::move(o));
   }
   json::object out;
@@ -324,6 +368,145 @@ Response AdminHandler::GetReport(const Request& req, std::string_view query) {
   out["to"] = FormatDay(*to);
   out["rows"] = std::move(rows);
   return Json(version, out);
+}
+
+namespace {
+
+std::string Hex(const std::string& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+int Decimals(std::string_view currency) {
+  return attribution::CurrencyExponent(currency).value_or(2);
+}
+
+json::object ConversionToJson(const storage::ConversionRecord& c) {
+  json::object o;
+  o["id"] = c.id;
+  o["offer"] = c.offer;
+  o["affiliate"] = c.affiliate;
+  o["click_id"] = c.click_id;
+  o["event"] = c.event;
+  o["order_id"] = c.order_id.empty() ? json::value(nullptr) : json::value(c.order_id);
+  o["amount"] = c.has_amount ? json::value(attribution::FormatMicros(c.amount, Decimals(c.currency)))
+                             : json::value(nullptr);
+  o["currency"] = c.currency;
+  o["status"] = attribution::StatusName(c.status);
+  o["reason"] = c.reason == attribution::Reason::kNone ? json::value(nullptr)
+                                                        : json::value(attribution::ReasonName(c.reason));
+  o["time"] = Rfc3339(c.time_ms);
+  o["updated"] = Rfc3339(c.updated_ms);
+  o["click_time"] = Rfc3339(c.click_time_ms);
+  json::array commissions;
+  for (const storage::Beneficiary& b : c.commissions) {
+    commissions.push_back({{"affiliate", b.affiliate},
+                           {"tier", b.tier},
+                           {"amount", attribution::FormatMicros(b.amount, Decimals(c.currency))}});
+  }
+  o["commissions"] = std::move(commissions);
+  return o;
+}
+
+}  // namespace
+
+Response AdminHandler::GetConversion(const Request& req, std::string_view id) {
+  auto c = s_.store->GetConversion(id);
+  if (!c.ok()) return StorageError(req.version(), s_, c.status(), "get conversion");
+  if (!c->has_value()) return JsonError(req.version(), http::status::not_found, "unknown_conversion");
+  return Json(req.version(), ConversionToJson(**c));
+}
+
+Response AdminHandler::ChangeStatus(const Request& req, std::string_view id) {
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body(), ec);
+  if (ec || !body.is_object() || !body.get_object().if_contains("status") ||
+      !body.get_object().at("status").is_string()) {
+    return JsonError(req.version(), http::status::bad_request, "bad_json",
+                     R"("message":"body must be {\"status\": \"approved|rejected|reversed\", \"reason\": \"...\"}")");
+  }
+  std::string status(body.get_object().at("status").get_string());
+  // This pool thread waits for the conversion writer's fsync; the I/O threads do not.
+  std::promise<ServiceReply> promise;
+  std::future<ServiceReply> future = promise.get_future();
+  s_.conversions->SubmitStatusChange(std::string(id), status, [&promise](ServiceReply r) {
+    promise.set_value(std::move(r));
+  });
+  ServiceReply reply = future.get();
+  if (reply.status != 200) {
+    return JsonResponse(req.version(), static_cast<http::status>(reply.status), std::move(reply.body));
+  }
+  return GetConversion(req, id);
+}
+
+Response AdminHandler::GetLedger(const Request& req, std::string_view query) {
+  std::string affiliate, from_s, to_s;
+  ForEachQueryParam(query, [&](std::string_view name, std::string_view value) {
+    if (name == "affiliate" || name == "aff") affiliate.assign(value);
+    if (name == "from") from_s.assign(value);
+    if (name == "to") to_s.assign(value);
+  });
+  std::optional<int32_t> from = from_s.empty() ? std::optional<int32_t>(INT32_MIN) : ParseDay(from_s);
+  std::optional<int32_t> to = to_s.empty() ? std::optional<int32_t>(INT32_MAX) : ParseDay(to_s);
+  if (!from || !to) {
+    return JsonError(req.version(), http::status::bad_request, "bad_date",
+                     R"("message":"from and to must be dates as YYYY-MM-DD")");
+  }
+  json::array entries;
+  absl::Status st = s_.store->ScanLedger([&](const storage::LedgerEntry& e) {
+    int32_t day = static_cast<int32_t>(e.time_ms / 86'400'000);
+    if ((!affiliate.empty() && e.affiliate != affiliate) || day < *from || day > *to) return true;
+    entries.push_back({{"id", std::to_string(e.seq)},
+                       {"conversion_id", e.conversion_id},
+                       {"affiliate", e.affiliate},
+                       {"tier", e.tier},
+                       {"kind", attribution::LedgerKindName(e.kind)},
+                       {"amount", attribution::FormatMicros(e.amount, Decimals(e.currency))},
+                       {"currency", e.currency},
+                       {"status", attribution::StatusName(e.status)},
+                       {"time", Rfc3339(e.time_ms)},
+                       {"hash", Hex(e.hash)},
+                       {"prev_hash", Hex(e.prev_hash)}});
+    return true;
+  });
+  if (!st.ok()) return StorageError(req.version(), s_, st, "scan ledger");
+  json::object out;
+  out["entries"] = std::move(entries);
+  return Json(req.version(), out);
+}
+
+Response AdminHandler::GetBalances(const Request& req, std::string_view affiliate) {
+  auto rows = s_.store->GetBalances(affiliate);
+  if (!rows.ok()) return StorageError(req.version(), s_, rows.status(), "get balances");
+  if (rows->empty() && s_.catalog->Snapshot()->FindAffiliate(affiliate) == nullptr) {
+    return JsonError(req.version(), http::status::not_found, "unknown_affiliate");
+  }
+  json::object out;
+  for (const storage::BalanceRow& r : *rows) {
+    int d = Decimals(r.currency);
+    out[r.currency] = {{"pending", attribution::FormatMicros(r.pending, d)},
+                       {"approved", attribution::FormatMicros(r.approved, d)},
+                       {"paid", attribution::FormatMicros(r.paid, d)}};
+  }
+  return Json(req.version(), out);
+}
+
+Response AdminHandler::Verify(const Request& req) {
+  auto report = s_.store->VerifyLedger();
+  if (!report.ok()) return StorageError(req.version(), s_, report.status(), "verify");
+  json::array problems;
+  for (const std::string& p : report->problems) problems.push_back(json::value(p));
+  json::object out;
+  out["ok"] = report->ok();
+  out["entries"] = report->entries;
+  out["balances"] = report->balances_checked;
+  out["problems"] = std::move(problems);
+  return Json(req.version(), out, report->ok() ? http::status::ok : http::status::conflict);
 }
 
 }  // namespace ricochet::engine

@@ -112,6 +112,10 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   po.wal_sync_ms = c.wal_sync_ms;
   po.queue_limit = c.click_queue_limit;
   app->clicks_ = std::make_unique<ClickPipeline>(app->store_.get(), app->metrics_.get(), &app->log_, po);
+  app->conversions_ = std::make_unique<ConversionService>(
+      app->store_.get(), app->catalog_.get(), app->click_ids_.get(), app->clicks_.get(), &app->log_);
+  // Reads the ledger head: a database whose chain cannot be read must not take money.
+  if (absl::Status st = app->conversions_->Start(); !st.ok()) return st;
   app->pool_ = std::make_unique<boost::asio::thread_pool>(2);
 
   Services s;
@@ -119,6 +123,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   s.store = app->store_.get();
   s.catalog = app->catalog_.get();
   s.clicks = app->clicks_.get();
+  s.conversions = app->conversions_.get();
   s.click_ids = app->click_ids_.get();
   s.bots = app->bots_.get();
   s.metrics = app->metrics_.get();
@@ -166,6 +171,7 @@ void App::Stop() {
   running_ = false;
   log_.Info("ricochet stopping: draining connections");
   server_->Shutdown(std::chrono::seconds(config_.drain_timeout_s));
+  conversions_->Stop();  // every queued postback answered (durable or 503)
   pool_->join();      // admin work in flight finishes (its answers may no longer be sent)
   server_.reset();    // sessions die while their io_contexts still exist
   clicks_->Stop();    // every queued click written and fsynced

@@ -6,7 +6,10 @@
 #include "boost/asio/post.hpp"
 #include "engine/click_id.h"
 #include "engine/handlers.h"
+#include "boost/json/parse.hpp"
+#include "boost/json/value.hpp"
 #include "engine/net.h"
+#include "engine/postback_params.h"
 #include "engine/url.h"
 
 namespace ricochet::engine {
@@ -150,8 +153,104 @@ void TrackingHandler::Handle(Request&& req, const RequestContext& ctx, Responder
     respond.Send(Route::kClick, HandleClick(req, ctx, path.substr(3)));
     return;
   }
+  if (path == "/postback") {
+    if (req.method() != http::verb::get && req.method() != http::verb::post) {
+      respond.Send(Route::kPostback, MethodNotAllowed(req.version(), "GET, POST"));
+      return;
+    }
+    HandlePostback(std::move(req), std::move(respond));
+    return;
+  }
+  if (path == "/p.gif") {
+    if (req.method() != http::verb::get) {
+      respond.Send(Route::kPixel, MethodNotAllowed(req.version(), "GET"));
+      return;
+    }
+    HandlePixel(std::move(req), std::move(respond));
+    return;
+  }
   if (HandleHealth(s_, req, path, respond)) return;
   respond.Send(Route::kNotFound, NotFound(req.version(), "not_found"));
+}
+
+void TrackingHandler::HandlePostback(Request&& req, Responder respond) {
+  std::string_view path, query;
+  SplitTarget(req.target(), &path, &query);
+  BodyKind kind = BodyKind::kNone;
+  if (req.method() == http::verb::post) {
+    std::string_view ct;
+    if (auto it = req.find(http::field::content_type); it != req.end()) ct = it->value();
+    kind = BodyKindOf(ct, req.body());
+  }
+  absl::StatusOr<PostbackParams> params = ParsePostbackParams(query, kind, req.body());
+  if (!params.ok()) {
+    respond.Send(Route::kPostback, JsonError(req.version(), http::status::bad_request, "bad_body"));
+    return;
+  }
+  // The answer waits for the fsync on the conversion writer; this thread moves on.
+  auto r = std::make_shared<Responder>(std::move(respond));
+  s_.conversions->SubmitPostback(std::move(*params), [r, version = req.version()](ServiceReply reply) {
+    Response res(static_cast<http::status>(reply.status), version);
+    res.set(http::field::content_type, reply.plain_text ? "text/plain" : "application/json");
+    res.set(http::field::cache_control, "no-store");
+    res.body() = std::move(reply.body);
+    res.prepare_payload();
+    r->Send(Route::kPostback, std::move(res));
+  });
+}
+
+void TrackingHandler::HandlePixel(Request&& req, Responder respond) {
+  std::string_view path, query;
+  SplitTarget(req.target(), &path, &query);
+  absl::StatusOr<PostbackParams> parsed = ParsePostbackParams(query, BodyKind::kNone, "");
+  PostbackParams p = parsed.ok() ? *std::move(parsed) : PostbackParams{};
+  // Only what a page may say: offer, event, amount, currency, order. The click comes from the
+  // visitor's cookies, never from the query.
+  p.click_id.reset();
+  p.visitor_id.reset();
+  p.token.reset();
+  p.status.reset();
+  p.return_format.reset();
+  p.from_pixel = true;
+  std::string_view cookies;
+  if (auto it = req.find(http::field::cookie); it != req.end()) cookies = it->value();
+  std::string_view vid = FindCookie(cookies, "rc_vid");
+  std::string_view cid = FindCookie(cookies, "rc_cid");
+  if (IsVisitorId(vid)) p.visitor_id = std::string(vid);
+  if (!cid.empty()) p.click_id = std::string(cid);
+  auto r = std::make_shared<Responder>(std::move(respond));
+  auto answer = [r, version = req.version()](std::string_view result) {
+    static constexpr unsigned char kGif[] = {
+        0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0xFF, 0xFF, 0xFF, 0x21, 0xF9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2C, 0x00, 0x00,
+        0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3B};
+    Response res(http::status::ok, version);
+    res.set(http::field::content_type, "image/gif");
+    res.set(http::field::cache_control, "no-store");
+    res.set("X-Ricochet-Result", result);
+    res.body().assign(reinterpret_cast<const char*>(kGif), sizeof(kGif));
+    res.prepare_payload();
+    r->Send(Route::kPixel, std::move(res));
+  };
+  if (!p.click_id && !(p.visitor_id && p.offer_id)) {
+    answer("no_click");
+    return;
+  }
+  s_.conversions->SubmitPostback(std::move(p), [answer](ServiceReply reply) {
+    std::string result;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(reply.body, ec);
+    if (!ec && v.is_object()) {
+      const boost::json::object& o = v.get_object();
+      if (const auto* res = o.if_contains("result"); res && res->is_string()) {
+        result = std::string(res->get_string());
+      } else if (const auto* reason = o.if_contains("reason"); reason && reason->is_string()) {
+        result = std::string(reason->get_string());
+      }
+    }
+    if (result == "unknown_click" || result == "bad_click_id") result = "no_click";
+    answer(result.empty() ? "error" : result);
+  });
 }
 
 Response TrackingHandler::HandleClick(const Request& req, const RequestContext& ctx,

@@ -1,5 +1,7 @@
 #include "codec.h"
 
+#include "attribution/calendar.h"
+
 #include <cstring>
 
 namespace ricochet::storage::codec {
@@ -209,10 +211,190 @@ bool AddCounters(std::string_view operand, std::string* acc) {
   return true;
 }
 
-int32_t DayFromMillis(int64_t ms) {
-  int64_t day = ms / 86'400'000;
-  if (ms < 0 && ms % 86'400'000 != 0) --day;
-  return static_cast<int32_t>(day);
+int32_t DayFromMillis(int64_t ms) { return attribution::UtcDay(ms); }
+
+namespace {
+constexpr uint8_t kConversionFormat = 1;
+constexpr uint8_t kLedgerFormat = 1;
+
+void PutI64(std::string& out, int64_t v) { PutBigEndian64(out, static_cast<uint64_t>(v)); }
+bool GetI64(Reader& r, int64_t* v) {
+  uint64_t u;
+  if (!r.GetFixed64(&u)) return false;
+  *v = static_cast<int64_t>(u);
+  return true;
+}
+std::string PrefixKey(char kind, int32_t period) {
+  std::string key(1, kind);
+  PutBigEndian32(key, static_cast<uint32_t>(period) ^ 0x80000000u);
+  return key;
+}
+}  // namespace
+
+std::string EncodeConversion(const ConversionRecord& c) {
+  std::string out;
+  out.push_back(static_cast<char>(kConversionFormat));
+  for (const std::string* f : {&c.id, &c.idempotency_key, &c.offer, &c.affiliate, &c.click_id,
+                               &c.sub1, &c.event, &c.order_id, &c.currency}) {
+    PutLengthPrefixed(out, *f);
+  }
+  PutI64(out, c.amount);
+  out.push_back(c.has_amount ? 1 : 0);
+  out.push_back(static_cast<char>(c.status));
+  out.push_back(static_cast<char>(c.reason));
+  PutI64(out, c.time_ms);
+  PutI64(out, c.click_time_ms);
+  PutI64(out, c.updated_ms);
+  PutI64(out, static_cast<int64_t>(c.commissions.size()));
+  for (const Beneficiary& b : c.commissions) {
+    PutLengthPrefixed(out, b.affiliate);
+    PutI64(out, b.tier);
+    PutI64(out, b.amount);
+  }
+  return out;
+}
+
+bool DecodeConversion(std::string_view value, ConversionRecord* c) {
+  Reader r(value);
+  uint8_t format, has_amount, status, reason;
+  if (!r.GetByte(&format) || format != kConversionFormat) return false;
+  for (std::string* f : {&c->id, &c->idempotency_key, &c->offer, &c->affiliate, &c->click_id,
+                         &c->sub1, &c->event, &c->order_id, &c->currency}) {
+    if (!r.GetLengthPrefixed(f)) return false;
+  }
+  int64_t n;
+  if (!GetI64(r, &c->amount) || !r.GetByte(&has_amount) || !r.GetByte(&status) ||
+      !r.GetByte(&reason) || !GetI64(r, &c->time_ms) || !GetI64(r, &c->click_time_ms) ||
+      !GetI64(r, &c->updated_ms) || !GetI64(r, &n)) {
+    return false;
+  }
+  if (status > static_cast<uint8_t>(attribution::ConversionStatus::kPaid) ||
+      reason > static_cast<uint8_t>(attribution::Reason::kInvalidAffiliate) || n < 0 || n > 16) {
+    return false;
+  }
+  c->has_amount = has_amount != 0;
+  c->status = static_cast<attribution::ConversionStatus>(status);
+  c->reason = static_cast<attribution::Reason>(reason);
+  c->commissions.resize(static_cast<size_t>(n));
+  for (Beneficiary& b : c->commissions) {
+    int64_t tier;
+    if (!r.GetLengthPrefixed(&b.affiliate) || !GetI64(r, &tier) || !GetI64(r, &b.amount)) return false;
+    b.tier = static_cast<int>(tier);
+  }
+  return r.done();
+}
+
+std::string LedgerKey(uint64_t seq) {
+  std::string key;
+  PutBigEndian64(key, seq);
+  return key;
+}
+
+std::string LedgerCanonical(const LedgerEntry& e) {
+  std::string out;
+  out.push_back(static_cast<char>(kLedgerFormat));
+  PutBigEndian64(out, e.seq);
+  PutLengthPrefixed(out, e.conversion_id);
+  PutLengthPrefixed(out, e.affiliate);
+  PutI64(out, e.tier);
+  out.push_back(static_cast<char>(e.kind));
+  PutI64(out, e.amount);
+  PutLengthPrefixed(out, e.currency);
+  out.push_back(static_cast<char>(e.status));
+  PutI64(out, e.time_ms);
+  return out;
+}
+
+std::string EncodeLedgerEntry(const LedgerEntry& e) {
+  return LedgerCanonical(e) + e.prev_hash + e.hash;
+}
+
+bool DecodeLedgerEntry(std::string_view key, std::string_view value, LedgerEntry* e) {
+  if (key.size() != 8 || value.size() < 64) return false;
+  std::string_view body = value.substr(0, value.size() - 64);
+  Reader r(body);
+  uint8_t format, kind, status;
+  uint64_t seq;
+  int64_t tier;
+  if (!r.GetByte(&format) || format != kLedgerFormat || !r.GetFixed64(&seq) ||
+      !r.GetLengthPrefixed(&e->conversion_id) || !r.GetLengthPrefixed(&e->affiliate) ||
+      !GetI64(r, &tier) || !r.GetByte(&kind) || !GetI64(r, &e->amount) ||
+      !r.GetLengthPrefixed(&e->currency) || !r.GetByte(&status) || !GetI64(r, &e->time_ms) ||
+      !r.done()) {
+    return false;
+  }
+  if (seq != GetBigEndian64(key.data()) || kind > 3 ||
+      status > static_cast<uint8_t>(attribution::ConversionStatus::kPaid)) {
+    return false;
+  }
+  e->seq = seq;
+  e->tier = static_cast<int>(tier);
+  e->kind = static_cast<attribution::LedgerKind>(kind);
+  e->status = static_cast<attribution::ConversionStatus>(status);
+  e->prev_hash.assign(value.substr(value.size() - 64, 32));
+  e->hash.assign(value.substr(value.size() - 32));
+  return true;
+}
+
+std::string BalanceKey(std::string_view affiliate, std::string_view currency) {
+  std::string key(affiliate);
+  key.push_back('\0');
+  key.append(currency);
+  return key;
+}
+
+std::string DailyCountKey(int32_t day, std::string_view offer) {
+  std::string key = PrefixKey('D', day);
+  key.append(offer);
+  return key;
+}
+
+std::string MoneyKey(int32_t day, std::string_view offer, std::string_view affiliate,
+                     std::string_view sub1, std::string_view currency) {
+  std::string key = PrefixKey('M', day);
+  for (std::string_view part : {offer, affiliate, sub1}) {
+    key.append(part);
+    key.push_back('\0');
+  }
+  key.append(currency);
+  return key;
+}
+
+bool DecodeMoneyKey(std::string_view key, MoneyRow* row) {
+  if (key.size() < 8 || key[0] != 'M') return false;
+  row->day = static_cast<int32_t>(GetBigEndian32(key.data() + 1) ^ 0x80000000u);
+  std::string_view rest = key.substr(5);
+  std::string* parts[4] = {&row->offer, &row->affiliate, &row->sub1, &row->currency};
+  for (int i = 0; i < 3; ++i) {
+    size_t z = rest.find('\0');
+    if (z == std::string_view::npos) return false;
+    parts[i]->assign(rest.substr(0, z));
+    rest = rest.substr(z + 1);
+  }
+  parts[3]->assign(rest);
+  return true;
+}
+
+std::string MonthCountKey(int32_t month, std::string_view offer, std::string_view affiliate) {
+  std::string key = PrefixKey('V', month);
+  key.append(offer);
+  key.push_back('\0');
+  key.append(affiliate);
+  return key;
+}
+
+int64_t PackedAt(std::string_view value, size_t i) {
+  uint64_t x = 0;
+  for (size_t b = 0; b < 8; ++b) {
+    x |= static_cast<uint64_t>(static_cast<uint8_t>(value[i * 8 + b])) << (b * 8);
+  }
+  return static_cast<int64_t>(x);
+}
+
+bool FirstCounter(std::string_view value, int64_t* out) {
+  if (value.size() % 8 != 0) return false;
+  *out = value.empty() ? 0 : PackedAt(value, 0);
+  return true;
 }
 
 }  // namespace ricochet::storage::codec

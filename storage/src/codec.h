@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "storage/conversions.h"
 #include "storage/records.h"
 
 namespace ricochet::storage::codec {
@@ -51,6 +52,33 @@ std::string EncodeCounters(const int64_t* values, size_t n);
 bool AddCounters(std::string_view operand, std::string* acc);
 
 int32_t DayFromMillis(int64_t ms);
+
+// conversions: key = id; value = EncodeConversion().
+std::string EncodeConversion(const ConversionRecord& c);
+bool DecodeConversion(std::string_view value, ConversionRecord* c);
+
+// ledger: key = BE64(seq); value = canonical bytes + prev_hash (32) + hash (32).
+std::string LedgerKey(uint64_t seq);
+std::string LedgerCanonical(const LedgerEntry& e);  // what the hash covers (after prev_hash)
+std::string EncodeLedgerEntry(const LedgerEntry& e);
+bool DecodeLedgerEntry(std::string_view key, std::string_view value, LedgerEntry* e);
+
+// balances: key = affiliate 0x00 currency; value = packed LE int64 [pending, approved, paid].
+std::string BalanceKey(std::string_view affiliate, std::string_view currency);
+
+// More counter-CF record kinds (after 'C', so click scans stop before them):
+//   'D' BE32(day) offer                      -> [non-rejected conversions] (daily cap)
+//   'M' BE32(day) offer 0 aff 0 sub1 0 cur   -> [revenue, payout]
+//   'V' BE32(month) offer 0 aff              -> [non-rejected conversions] (volume steps)
+std::string DailyCountKey(int32_t day, std::string_view offer);
+std::string MoneyKey(int32_t day, std::string_view offer, std::string_view affiliate,
+                     std::string_view sub1, std::string_view currency);
+bool DecodeMoneyKey(std::string_view key, MoneyRow* row);
+std::string MonthCountKey(int32_t month, std::string_view offer, std::string_view affiliate);
+// The i-th int64 of a packed little-endian counter value (caller checks the size).
+int64_t PackedAt(std::string_view value, size_t i);
+// First int64 of a packed counter value (0 for an empty value); false if corrupt.
+bool FirstCounter(std::string_view value, int64_t* out);
 
 }  // namespace ricochet::storage::codec
 

@@ -14,18 +14,29 @@
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "openssl/sha.h"
+#include "attribution/ledger.h"
 
 namespace ricochet::storage {
 namespace {
 
-enum Cf : size_t { kDefaultCf, kClicksCf, kDedupeCf, kVisitorsCf, kCountersCf, kConfigCf, kMetaCf, kCfCount };
-const char* const kCfNames[kCfCount] = {"default",
-                                        "clicks",
-                                        "click_dedupe",
-                                        "visitors",
-                                        "counters",
-                                        "config",
-                                        "meta"};
+enum Cf : size_t {
+  kDefaultCf,
+  kClicksCf,
+  kDedupeCf,
+  kVisitorsCf,
+  kCountersCf,
+  kConfigCf,
+  kMetaCf,
+  kConversionsCf,
+  kConversionKeysCf,
+  kLedgerCf,
+  kBalancesCf,
+  kCfCount
+};
+const char* const kCfNames[kCfCount] = {"default",  "clicks",      "click_dedupe",    "visitors",
+                                        "counters", "config",      "meta",            "conversions",
+                                        "conversion_keys", "ledger", "balances"};
 
 absl::Status ToStatus(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -129,6 +140,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
             NewRetentionFilterFactory(options.retention_days, TimeIn::kKeySuffix);
         break;
       case kCountersCf:
+      case kBalancesCf:  // [pending, approved, paid]: the same checked element-wise addition
         o.merge_operator = NewCounterMergeOperator();
         break;
       case kConfigCf:
@@ -309,9 +321,7 @@ absl::Status Store::ScanCounters(int32_t from_day, int32_t to_day,
     std::string_view v(it->value().data(), it->value().size());
     if (v.size() % 8 != 0) return absl::DataLossError("corrupt counter value");
     for (size_t i = 0; i < row.values.size() && i * 8 < v.size(); ++i) {
-      uint64_t x = 0;
-      for (int b = 0; b < 8; ++b) x |= static_cast<uint64_t>(static_cast<uint8_t>(v[i * 8 + b])) << (b * 8);
-      row.values[i] = static_cast<int64_t>(x);
+      row.values[i] = codec::PackedAt(v, i);
     }
     fn(row);
   }
@@ -339,6 +349,240 @@ absl::Status Store::CompactAllForTest() {
     }
   }
   return absl::OkStatus();
+}
+
+std::string ChainLedgerEntry(LedgerEntry* entry, const std::string& prev_hash) {
+  entry->prev_hash = prev_hash;
+  std::string data = prev_hash + codec::LedgerCanonical(*entry);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  entry->hash.assign(reinterpret_cast<const char*>(digest), sizeof(digest));
+  return entry->hash;
+}
+
+absl::Status Store::CommitConversions(const ConversionBatch& b) {
+  rocksdb::WriteBatch batch;
+  auto check = [](const rocksdb::Status& s) { return ToStatus(s, "batch conversion"); };
+  for (const ConversionRecord& c : b.conversions) {
+    if (absl::Status st = check(batch.Put(impl_->cf(kConversionsCf), c.id, codec::EncodeConversion(c)));
+        !st.ok()) {
+      return st;
+    }
+    if (absl::Status st = check(batch.Put(impl_->cf(kConversionKeysCf), c.idempotency_key, c.id));
+        !st.ok()) {
+      return st;
+    }
+  }
+  for (const LedgerEntry& e : b.entries) {
+    if (absl::Status st = check(batch.Put(impl_->cf(kLedgerCf), codec::LedgerKey(e.seq),
+                                          codec::EncodeLedgerEntry(e)));
+        !st.ok()) {
+      return st;
+    }
+  }
+  for (const ConversionBatch::BalanceChange& bc : b.balances) {
+    int64_t v[3] = {bc.delta.pending, bc.delta.approved, bc.delta.paid};
+    if (absl::Status st = check(batch.Merge(impl_->cf(kBalancesCf),
+                                            codec::BalanceKey(bc.affiliate, bc.currency),
+                                            codec::EncodeCounters(v, 3)));
+        !st.ok()) {
+      return st;
+    }
+  }
+  for (const ConversionStats& st : b.stats) {
+    std::array<int64_t, kCounterFieldCount> row{};
+    row[kConversions] = st.conversions;
+    row[kApproved] = st.approved;
+    row[kPending] = st.pending;
+    row[kRejected] = st.rejected;
+    row[kReversed] = st.reversed;
+    auto cf = impl_->cf(kCountersCf);
+    absl::Status s1 = check(batch.Merge(cf, codec::CounterKey(st.day, st.offer, st.affiliate, st.sub1),
+                                        codec::EncodeCounters(row.data(), row.size())));
+    int64_t money[2] = {st.revenue, st.payout};
+    absl::Status s2 = check(batch.Merge(
+        cf, codec::MoneyKey(st.day, st.offer, st.affiliate, st.sub1, st.currency),
+        codec::EncodeCounters(money, 2)));
+    absl::Status s3 = check(batch.Merge(cf, codec::DailyCountKey(st.day, st.offer),
+                                        codec::EncodeCounters(&st.counted_today, 1)));
+    absl::Status s4 = check(batch.Merge(cf, codec::MonthCountKey(st.month, st.offer, st.affiliate),
+                                        codec::EncodeCounters(&st.counted_month, 1)));
+    for (const absl::Status& x : {s1, s2, s3, s4}) {
+      if (!x.ok()) return x;
+    }
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;  // the answer is sent only after this returns
+  return ToStatus(impl_->db->Write(wo, &batch), "commit conversions");
+}
+
+absl::StatusOr<std::optional<ConversionRecord>> Store::GetConversion(std::string_view id) {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kConversionsCf), id, &value);
+  if (s.IsNotFound()) return std::optional<ConversionRecord>();
+  if (!s.ok()) return ToStatus(s, "get conversion");
+  ConversionRecord c;
+  if (!codec::DecodeConversion(std::string_view(value.data(), value.size()), &c)) {
+    return absl::DataLossError(absl::StrCat("corrupt conversion ", ToAbsl(id)));
+  }
+  return std::optional<ConversionRecord>(std::move(c));
+}
+
+absl::StatusOr<std::optional<std::string>> Store::FindConversionByKey(std::string_view key) {
+  std::string value;
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kConversionKeysCf), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return ToStatus(s, "get conversion key");
+  return std::optional<std::string>(std::move(value));
+}
+
+namespace {
+absl::StatusOr<int64_t> ReadFirstCounter(StoreImpl& impl, const std::string& key) {
+  std::string value;
+  rocksdb::Status s = impl.db->Get(rocksdb::ReadOptions(), impl.cf(kCountersCf), key, &value);
+  if (s.IsNotFound()) return int64_t{0};
+  if (!s.ok()) return ToStatus(s, "get counter");
+  int64_t v;
+  if (!codec::FirstCounter(value, &v)) return absl::DataLossError("corrupt counter");
+  return v;
+}
+}  // namespace
+
+absl::StatusOr<int64_t> Store::CountedToday(std::string_view offer, int32_t day) {
+  return ReadFirstCounter(*impl_, codec::DailyCountKey(day, offer));
+}
+
+absl::StatusOr<int64_t> Store::CountedMonth(std::string_view offer, std::string_view affiliate,
+                                            int32_t month) {
+  return ReadFirstCounter(*impl_, codec::MonthCountKey(month, offer, affiliate));
+}
+
+absl::StatusOr<std::pair<uint64_t, std::string>> Store::LedgerHead() {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kLedgerCf)));
+  it->SeekToLast();
+  if (!it->Valid()) {
+    if (absl::Status st = ToStatus(it->status(), "ledger head"); !st.ok()) return st;
+    return std::make_pair(uint64_t{0}, kGenesisHash);
+  }
+  LedgerEntry e;
+  if (!codec::DecodeLedgerEntry(std::string_view(it->key().data(), it->key().size()),
+                                std::string_view(it->value().data(), it->value().size()), &e)) {
+    return absl::DataLossError("corrupt last ledger entry");
+  }
+  return std::make_pair(e.seq, e.hash);
+}
+
+absl::Status Store::ScanLedger(absl::FunctionRef<bool(const LedgerEntry&)> fn) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kLedgerCf)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    LedgerEntry e;
+    if (!codec::DecodeLedgerEntry(std::string_view(it->key().data(), it->key().size()),
+                                  std::string_view(it->value().data(), it->value().size()), &e)) {
+      return absl::DataLossError("corrupt ledger entry");
+    }
+    if (!fn(e)) break;
+  }
+  return ToStatus(it->status(), "scan ledger");
+}
+
+absl::StatusOr<std::vector<BalanceRow>> Store::GetBalances(std::string_view affiliate) {
+  std::vector<BalanceRow> out;
+  std::string prefix = codec::BalanceKey(affiliate, "");
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kBalancesCf)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view v(it->value().data(), it->value().size());
+    if (v.size() != 24) return absl::DataLossError("corrupt balance");
+    BalanceRow row;
+    row.currency = it->key().ToString().substr(prefix.size());
+    row.pending = codec::PackedAt(v, 0);
+    row.approved = codec::PackedAt(v, 1);
+    row.paid = codec::PackedAt(v, 2);
+    out.push_back(std::move(row));
+  }
+  if (absl::Status st = ToStatus(it->status(), "get balances"); !st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<VerifyReport> Store::VerifyLedger() {
+  VerifyReport report;
+  std::map<std::string, attribution::BalanceDelta> computed;  // balance key -> sums
+  std::string prev = kGenesisHash;
+  uint64_t expect_seq = 1;
+  absl::Status st = ScanLedger([&](const LedgerEntry& e) {
+    ++report.entries;
+    if (e.seq != expect_seq) {
+      report.problems.push_back(absl::StrCat("entry ", e.seq, ": expected seq ", expect_seq));
+    }
+    expect_seq = e.seq + 1;
+    LedgerEntry check = e;
+    ChainLedgerEntry(&check, prev);
+    if (e.prev_hash != prev) report.problems.push_back(absl::StrCat("entry ", e.seq, ": broken chain"));
+    if (check.hash != e.hash) report.problems.push_back(absl::StrCat("entry ", e.seq, ": hash mismatch"));
+    prev = e.hash;
+    std::optional<attribution::BalanceDelta> d = attribution::BalanceEffect(e.kind, e.status, e.amount);
+    if (!d) {
+      report.problems.push_back(absl::StrCat("entry ", e.seq, ": impossible kind/status"));
+      return true;
+    }
+    attribution::BalanceDelta& acc = computed[codec::BalanceKey(e.affiliate, e.currency)];
+    acc.pending += d->pending;
+    acc.approved += d->approved;
+    acc.paid += d->paid;
+    return true;
+  });
+  if (!st.ok()) return st;
+  // Every stored balance must equal the recomputed one, and no computed one may be missing.
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kBalancesCf)));
+  std::map<std::string, bool> seen;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string key = it->key().ToString();
+    std::string_view v(it->value().data(), it->value().size());
+    ++report.balances_checked;
+    seen[key] = true;
+    int64_t stored[3] = {0, 0, 0};
+    if (v.size() != 24) {
+      report.problems.push_back("corrupt balance row");
+      continue;
+    }
+    for (size_t i = 0; i < 3; ++i) stored[i] = codec::PackedAt(v, i);
+    attribution::BalanceDelta want = computed[key];
+    if (stored[0] != want.pending || stored[1] != want.approved || stored[2] != want.paid) {
+      std::string readable = key;
+      std::replace(readable.begin(), readable.end(), '\0', '/');
+      report.problems.push_back(absl::StrCat("balance ", readable, " differs from its entries"));
+    }
+  }
+  if (absl::Status s2 = ToStatus(it->status(), "scan balances"); !s2.ok()) return s2;
+  for (const auto& [key, d] : computed) {
+    if (!seen.count(key) && (d.pending != 0 || d.approved != 0 || d.paid != 0)) {
+      report.problems.push_back("a balance with entries is missing");
+    }
+  }
+  return report;
+}
+
+absl::Status Store::ScanMoney(int32_t from_day, int32_t to_day,
+                              absl::FunctionRef<void(const MoneyRow&)> fn) {
+  std::string start = codec::MoneyKey(from_day, "", "", "", "").substr(0, 5);
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kCountersCf)));
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (key.empty() || key[0] != 'M') break;
+    MoneyRow row;
+    if (!codec::DecodeMoneyKey(key, &row)) return absl::DataLossError("corrupt money key");
+    if (row.day > to_day) break;
+    std::string_view v(it->value().data(), it->value().size());
+    if (v.size() < 16 || v.size() % 8 != 0) return absl::DataLossError("corrupt money value");
+    row.revenue = codec::PackedAt(v, 0);
+    row.payout = codec::PackedAt(v, 1);
+    fn(row);
+  }
+  return ToStatus(it->status(), "scan money");
 }
 
 StoreStats Store::Stats() {

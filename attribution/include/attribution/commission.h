@@ -55,8 +55,9 @@ struct Commission {
 // Every beneficiary's commission: tier 1 from the effective rate, tier k+1 from tiers[k-1] of
 // the effective plan (the affiliate's tiers if it has any, else the offer's) for each active
 // ancestor. Beneficiaries whose amount is zero are still listed (a zero commission is a fact the
-// ledger records). Errors: NotFound (unknown event), InvalidArgument ("amount required" when a
-// percent applies and no amount was given), OutOfRange (overflow).
+// ledger records). Errors: NotFound (unknown event), InvalidArgument ("amount required" when the
+// event's own rate pays a percent and no amount was given; parents' percents of an absent amount
+// are simply 0), OutOfRange (overflow).
 [[nodiscard]] absl::StatusOr<std::vector<Commission>> ComputeCommissions(
     const CommissionRequest& request);
 

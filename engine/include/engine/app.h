@@ -13,6 +13,7 @@
 #include "engine/click_id.h"
 #include "engine/click_pipeline.h"
 #include "engine/config.h"
+#include "engine/conversion_service.h"
 #include "engine/handlers.h"
 #include "engine/http_server.h"
 #include "engine/log.h"
@@ -48,6 +49,7 @@ class App {
   std::unique_ptr<ClickIdCodec> click_ids_;
   std::unique_ptr<attribution::BotMatcher> bots_;
   std::unique_ptr<ClickPipeline> clicks_;
+  std::unique_ptr<ConversionService> conversions_;
   std::unique_ptr<boost::asio::thread_pool> pool_;
   std::mutex config_mu_;
   Readiness readiness_;

@@ -11,7 +11,7 @@
 
 namespace ricochet::engine {
 
-// Public listener: GET|HEAD /c/{offer_id}, /healthz, /readyz.
+// Public listener: GET|HEAD /c/{offer_id}, GET|POST /postback, GET /p.gif, /healthz, /readyz.
 class TrackingHandler final : public Handler {
  public:
   explicit TrackingHandler(const Services& services);
@@ -20,6 +20,8 @@ class TrackingHandler final : public Handler {
   // The click route, synchronous; exposed for tests and benchmarks.
   Response HandleClick(const Request& request, const RequestContext& context,
                        std::string_view offer_id);
+  void HandlePostback(Request&& request, Responder respond);
+  void HandlePixel(Request&& request, Responder respond);
 
  private:
   struct alignas(64) Rng {
@@ -43,6 +45,11 @@ class AdminHandler final : public Handler {
   Response PutAffiliate(const Request& request, std::string_view id);
   Response GetClick(const Request& request, std::string_view id);
   Response GetReport(const Request& request, std::string_view query);
+  Response GetConversion(const Request& request, std::string_view id);
+  Response ChangeStatus(const Request& request, std::string_view id);
+  Response GetLedger(const Request& request, std::string_view query);
+  Response GetBalances(const Request& request, std::string_view affiliate);
+  Response Verify(const Request& request);
   Services s_;
 };
 

@@ -23,6 +23,8 @@ struct PostbackParams {
   std::optional<std::string> token;       // token | security_token
   std::optional<std::string> offer_id;    // offer_id (pixel)
   std::optional<std::string> return_format;  // return ("OK" asks for a plain-text answer)
+  // Set by the pixel route, never from the request: no token, and the offer must allow pixels.
+  bool from_pixel = false;
 };
 
 // Body encodings a POST may use; anything else is read as form data when it parses as such.

@@ -13,6 +13,7 @@
 #include "engine/click_id.h"
 #include "engine/click_pipeline.h"
 #include "engine/config.h"
+#include "engine/conversion_service.h"
 #include "engine/log.h"
 #include "engine/metrics.h"
 #include "storage/store.h"
@@ -31,6 +32,7 @@ struct Services {
   storage::Store* store = nullptr;
   CatalogHolder* catalog = nullptr;
   ClickPipeline* clicks = nullptr;
+  ConversionService* conversions = nullptr;
   const ClickIdCodec* click_ids = nullptr;
   const attribution::BotMatcher* bots = nullptr;
   Metrics* metrics = nullptr;

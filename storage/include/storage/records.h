@@ -39,7 +39,12 @@ enum CounterField : int {
   kDuplicateClicks = 2,
   kBotClicks = 3,
   kRateLimitedClicks = 4,
-  kCounterFieldCount = 5,
+  kConversions = 5,  // every recorded conversion, by creation day
+  kApproved = 6,     // by current status (paid counts as approved)
+  kPending = 7,
+  kRejected = 8,
+  kReversed = 9,
+  kCounterFieldCount = 10,
 };
 
 struct CounterRow {

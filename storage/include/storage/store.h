@@ -14,6 +14,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "storage/conversions.h"
 #include "storage/records.h"
 
 namespace ricochet::storage {
@@ -77,6 +78,27 @@ class Store {
   // Click ids of `visitor_id` on `offer` issued in [from_ms, to_ms], oldest first.
   [[nodiscard]] absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> VisitorClicks(
       std::string_view offer, std::string_view visitor_id, int64_t from_ms, int64_t to_ms);
+
+  // --- Conversions and the ledger.
+  // Writes the batch atomically and fsyncs the WAL before returning.
+  [[nodiscard]] absl::Status CommitConversions(const ConversionBatch& batch);
+  [[nodiscard]] absl::StatusOr<std::optional<ConversionRecord>> GetConversion(std::string_view id);
+  // The conversion id stored for an idempotency key.
+  [[nodiscard]] absl::StatusOr<std::optional<std::string>> FindConversionByKey(std::string_view key);
+  // Non-rejected conversions of `offer` created on `day` (the daily cap's count).
+  [[nodiscard]] absl::StatusOr<int64_t> CountedToday(std::string_view offer, int32_t day);
+  // Non-rejected conversions of `affiliate` on `offer` created in `month` (volume steps).
+  [[nodiscard]] absl::StatusOr<int64_t> CountedMonth(std::string_view offer,
+                                                     std::string_view affiliate, int32_t month);
+  // (last seq, its hash), or (0, genesis) for an empty ledger.
+  [[nodiscard]] absl::StatusOr<std::pair<uint64_t, std::string>> LedgerHead();
+  // Entries in seq order; fn returns false to stop.
+  [[nodiscard]] absl::Status ScanLedger(absl::FunctionRef<bool(const LedgerEntry&)> fn);
+  [[nodiscard]] absl::StatusOr<std::vector<BalanceRow>> GetBalances(std::string_view affiliate);
+  // Recomputes every balance from the entries and checks the hash chain.
+  [[nodiscard]] absl::StatusOr<VerifyReport> VerifyLedger();
+  [[nodiscard]] absl::Status ScanMoney(int32_t from_day, int32_t to_day,
+                                       absl::FunctionRef<void(const MoneyRow&)> fn);
 
   // --- Reports: every counter row with day in [from_day, to_day].
   [[nodiscard]] absl::Status ScanCounters(int32_t from_day, int32_t to_day,

@@ -1,0 +1,92 @@
+// The conversion committer. Postbacks and status changes are queued to one writer thread, which
+// processes them in arrival order against the store plus the batch's own pending changes, then
+// writes the whole batch (conversions, idempotency keys, hash-chained ledger entries, balance and
+// counter merges) in one atomic RocksDB write with the WAL fsynced, and only then answers.
+//
+// Why one writer: idempotency (one conversion per key under concurrent replays), the daily cap
+// (never overshoot), volume-step counts and the ledger chain are all read-then-write decisions;
+// a single owner makes them exact without locks or transactions, and many concurrent postbacks
+// still share one fsync (group commit). For scale-out, one writer per click-id partition.
+#ifndef RICOCHET_ENGINE_CONVERSION_SERVICE_H_
+#define RICOCHET_ENGINE_CONVERSION_SERVICE_H_
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "engine/catalog.h"
+#include "engine/click_id.h"
+#include "engine/click_pipeline.h"
+#include "engine/log.h"
+#include "engine/postback_params.h"
+#include "storage/store.h"
+
+namespace ricochet::engine {
+
+// An answer for the HTTP layer: status code and JSON body (or plain "OK").
+struct ServiceReply {
+  int status = 200;
+  std::string body;
+  bool plain_text = false;
+};
+
+class ConversionService {
+ public:
+  using Done = std::function<void(ServiceReply)>;
+
+  ConversionService(storage::Store* store, CatalogHolder* catalog, const ClickIdCodec* click_ids,
+                    ClickPipeline* clicks, const Logger* log);
+  ~ConversionService();  // Stop()s
+
+  // Loads the ledger head and starts the writer.
+  [[nodiscard]] absl::Status Start();
+  // Answers everything queued, then joins. Idempotent.
+  void Stop();
+
+  // `done` runs on the writer thread once the outcome is durable (or refused).
+  void SubmitPostback(PostbackParams params, Done done);
+  void SubmitStatusChange(std::string conversion_id, std::string status, Done done);
+
+ private:
+  struct Request {
+    bool is_postback = true;
+    PostbackParams params;
+    std::string conversion_id;
+    std::string status;
+    Done done;
+  };
+  struct Batch;
+
+  void Run();
+  void ProcessBatch(std::deque<Request>& requests);
+  ServiceReply HandlePostback(const Request& r, Batch& b);
+  ServiceReply HandleStatusChange(const Request& r, Batch& b);
+  absl::StatusOr<std::optional<storage::ConversionRecord>> Lookup(Batch& b, const std::string& key);
+  void ApplyTransition(Batch& b, storage::ConversionRecord& c, attribution::ConversionStatus to);
+  std::string NewConversionId(int64_t now_ms);
+
+  storage::Store* const store_;
+  CatalogHolder* const catalog_;
+  const ClickIdCodec* const click_ids_;
+  ClickPipeline* const clicks_;
+  const Logger* const log_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Request> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+
+  // Writer-thread state: the durable chain head and the id counter.
+  uint64_t ledger_seq_ = 0;
+  std::string ledger_hash_;
+  uint32_t id_counter_ = 0;
+};
+
+}  // namespace ricochet::engine
+
+#endif  // RICOCHET_ENGINE_CONVERSION_SERVICE_H_
