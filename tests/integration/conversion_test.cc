@@ -8,6 +8,7 @@
 #include "boost/json/parse.hpp"
 #include "boost/json/value.hpp"
 #include "catch2/catch.hpp"
+#include "engine/click_id.h"
 #include "harness.h"
 
 namespace ricochet::testing {
@@ -184,6 +185,15 @@ TEST_CASE("postback errors in the contract's order, and nothing written", "[conv
     CHECK(r.status == c.status);
     CHECK(J(r.body).at("reason").as_string() == c.reason);
   }
+  // Correctly MACed (the harness's fixed secret) but never issued: 404, before the token.
+  std::array<uint8_t, 16> secret;
+  for (int i = 0; i < 16; ++i) secret[i] = static_cast<uint8_t>(i);
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  std::string unknown = engine::ClickIdCodec(secret).Issue(now_ms - 3'600'000, 0, 424242);
+  HttpResult nf = Postback(s, "cid=" + unknown + "&token=bad");
+  CHECK(nf.status == 404);
+  CHECK(J(nf.body).at("reason").as_string() == "unknown_click");
   CHECK(J(s.Api("GET", "/api/ledger").body).at("entries").as_array().empty());
   CHECK(Report(s).at("conversions").as_int64() == 0);
   // Currency is case-insensitive when it matches.
