@@ -185,6 +185,14 @@ Response AdminHandler::HandleApi(const Request& req, std::string_view path, std:
     if (method != http::verb::get) return not_allowed("GET");
     return GetBalances(req, parts[2]);
   }
+  if (parts.size() == 2 && parts[1] == "payouts") {
+    if (method != http::verb::post) return not_allowed("POST");
+    return CreatePayout(req);
+  }
+  if (parts.size() == 3 && parts[1] == "payouts") {
+    if (method != http::verb::get) return not_allowed("GET");
+    return GetPayout(req, parts[2]);
+  }
   if (parts.size() == 2 && parts[1] == "verify") {
     if (method != http::verb::get && method != http::verb::post) return not_allowed("GET, POST");
     return Verify(req);
@@ -507,6 +515,76 @@ Response AdminHandler::Verify(const Request& req) {
   out["balances"] = report->balances_checked;
   out["problems"] = std::move(problems);
   return Json(req.version(), out, report->ok() ? http::status::ok : http::status::conflict);
+}
+
+Response AdminHandler::CreatePayout(const Request& req) {
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body(), ec);
+  if (ec || !body.is_object()) {
+    return JsonError(req.version(), http::status::bad_request, "bad_json",
+                     R"("message":"body must be {\"currency\": \"USD\", \"min_amount\": \"50.00\"}")");
+  }
+  const json::object& o = body.get_object();
+  const json::value* cur = o.if_contains("currency");
+  std::optional<std::string> currency;
+  if (cur != nullptr && cur->is_string()) currency = attribution::NormalizeCurrency(cur->get_string());
+  if (!currency) return JsonError(req.version(), http::status::bad_request, "bad_currency");
+  attribution::Micros min_amount = 0;
+  if (const json::value* m = o.if_contains("min_amount"); m != nullptr && !m->is_null()) {
+    absl::StatusOr<attribution::Micros> parsed =
+        m->is_string() ? attribution::ParseDecimal(m->get_string())
+                       : absl::StatusOr<attribution::Micros>(absl::InvalidArgumentError("not a string"));
+    if (!parsed.ok()) {
+      return JsonError(req.version(), http::status::bad_request, "bad_amount",
+                       R"("message":"min_amount must be a decimal string such as \"50.00\"")");
+    }
+    min_amount = *parsed;
+  }
+  std::promise<ServiceReply> promise;
+  std::future<ServiceReply> future = promise.get_future();
+  s_.conversions->SubmitPayout(*currency, min_amount, [&promise](ServiceReply r) {
+    promise.set_value(std::move(r));
+  });
+  ServiceReply reply = future.get();
+  return JsonResponse(req.version(), static_cast<http::status>(reply.status), std::move(reply.body));
+}
+
+Response AdminHandler::GetPayout(const Request& req, std::string_view name) {
+  const bool csv = name.size() > 4 && name.substr(name.size() - 4) == ".csv";
+  std::string_view id = csv ? name.substr(0, name.size() - 4) : name;
+  auto payout = s_.store->GetPayout(id);
+  if (!payout.ok()) return StorageError(req.version(), s_, payout.status(), "get payout");
+  if (!payout->has_value()) return JsonError(req.version(), http::status::not_found, "unknown_payout");
+  const storage::PayoutRecord& p = **payout;
+  const int d = Decimals(p.currency);
+  if (csv) {
+    std::string body = "affiliate,amount,currency,entries\n";
+    for (const storage::PayoutItem& i : p.items) {
+      // Affiliate ids are [A-Za-z0-9_-]: nothing to quote.
+      absl::StrAppend(&body, ToAbsl(i.affiliate), ",", attribution::FormatMicros(i.amount, d), ",",
+                      p.currency, ",", i.entries, "\n");
+    }
+    Response res(http::status::ok, req.version());
+    res.set(http::field::content_type, "text/csv; charset=utf-8");
+    res.set(http::field::content_disposition, absl::StrCat("attachment; filename=\"", ToAbsl(id), ".csv\""));
+    res.set(http::field::cache_control, "no-store");
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+  }
+  json::array items;
+  for (const storage::PayoutItem& i : p.items) {
+    items.push_back({{"affiliate", i.affiliate},
+                     {"amount", attribution::FormatMicros(i.amount, d)},
+                     {"entries", i.entries}});
+  }
+  json::object o;
+  o["id"] = p.id;
+  o["currency"] = p.currency;
+  o["min_amount"] = attribution::FormatMicros(p.min_amount, d);
+  o["time"] = Rfc3339(p.time_ms);
+  o["items"] = std::move(items);
+  return Json(req.version(), o);
 }
 
 }  // namespace ricochet::engine

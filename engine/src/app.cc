@@ -113,7 +113,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   po.queue_limit = c.click_queue_limit;
   app->clicks_ = std::make_unique<ClickPipeline>(app->store_.get(), app->metrics_.get(), &app->log_, po);
   app->conversions_ = std::make_unique<ConversionService>(
-      app->store_.get(), app->catalog_.get(), app->click_ids_.get(), app->clicks_.get(), &app->log_);
+      app->store_.get(), app->catalog_.get(), app->click_ids_.get(), app->clicks_.get(), &app->log_,
+      c.partition);
   // Reads the ledger head: a database whose chain cannot be read must not take money.
   if (absl::Status st = app->conversions_->Start(); !st.ok()) return st;
   app->pool_ = std::make_unique<boost::asio::thread_pool>(2);

@@ -77,8 +77,13 @@ struct ConversionService::Batch {
 
 ConversionService::ConversionService(storage::Store* store, CatalogHolder* catalog,
                                      const ClickIdCodec* click_ids, ClickPipeline* clicks,
-                                     const Logger* log)
-    : store_(store), catalog_(catalog), click_ids_(click_ids), clicks_(clicks), log_(log) {}
+                                     const Logger* log, uint16_t partition)
+    : store_(store),
+      catalog_(catalog),
+      click_ids_(click_ids),
+      clicks_(clicks),
+      log_(log),
+      partition_(partition) {}
 
 ConversionService::~ConversionService() { Stop(); }
 
@@ -100,10 +105,7 @@ void ConversionService::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ConversionService::SubmitPostback(PostbackParams params, Done done) {
-  Request r;
-  r.params = std::move(params);
-  r.done = std::move(done);
+void ConversionService::Submit(Request r) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) {
     r.done(Error(503, "shutting_down"));
@@ -113,19 +115,29 @@ void ConversionService::SubmitPostback(PostbackParams params, Done done) {
   cv_.notify_one();
 }
 
+void ConversionService::SubmitPostback(PostbackParams params, Done done) {
+  Request r;
+  r.params = std::move(params);
+  r.done = std::move(done);
+  Submit(std::move(r));
+}
+
 void ConversionService::SubmitStatusChange(std::string conversion_id, std::string status, Done done) {
   Request r;
-  r.is_postback = false;
+  r.kind = Request::kStatusChange;
   r.conversion_id = std::move(conversion_id);
   r.status = std::move(status);
   r.done = std::move(done);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_) {
-    r.done(Error(503, "shutting_down"));
-    return;
-  }
-  queue_.push_back(std::move(r));
-  cv_.notify_one();
+  Submit(std::move(r));
+}
+
+void ConversionService::SubmitPayout(std::string currency, attribution::Micros min_amount, Done done) {
+  Request r;
+  r.kind = Request::kPayout;
+  r.status = std::move(currency);
+  r.min_amount = min_amount;
+  r.done = std::move(done);
+  Submit(std::move(r));
 }
 
 void ConversionService::Run() {
@@ -145,32 +157,46 @@ void ConversionService::Run() {
 }
 
 void ConversionService::ProcessBatch(std::deque<Request>& requests) {
-  Batch b;
-  b.catalog = catalog_->Snapshot();
-  b.now_ms = NowMillis();
-  b.seq = ledger_seq_;
-  b.hash = ledger_hash_;
-  std::vector<ServiceReply> replies;
-  replies.reserve(requests.size());
-  for (const Request& r : requests) {
-    replies.push_back(r.is_postback ? HandlePostback(r, b) : HandleStatusChange(r, b));
-  }
-  for (const std::string& key : b.dirty) b.out.conversions.push_back(b.by_key[key]);
-  if (!b.out.empty()) {
-    absl::Status st = store_->CommitConversions(b.out);
-    if (st.ok()) {
-      ledger_seq_ = b.seq;
-      ledger_hash_ = b.hash;
+  // Consecutive postbacks and status changes share one batch (one fsync); a payout reads
+  // committed balances, so it runs in a batch of its own.
+  size_t i = 0;
+  while (i < requests.size()) {
+    Batch b;
+    b.catalog = catalog_->Snapshot();
+    b.now_ms = NowMillis();
+    b.seq = ledger_seq_;
+    b.hash = ledger_hash_;
+    const size_t first = i;
+    std::vector<ServiceReply> replies;
+    if (requests[i].kind == Request::kPayout) {
+      replies.push_back(HandlePayout(requests[i], b));
+      ++i;
     } else {
-      log_->Error("conversion batch not durable; answering 503",
-                  {{"error", st.ToString()}, {"requests", std::to_string(requests.size())}});
-      // Nothing of this batch exists: every answer that was not a refusal becomes 503.
-      for (ServiceReply& reply : replies) {
-        if (reply.status < 400) reply = Error(503, "storage_unavailable");
+      for (; i < requests.size() && requests[i].kind != Request::kPayout; ++i) {
+        const Request& r = requests[i];
+        replies.push_back(r.kind == Request::kPostback ? HandlePostback(r, b) : HandleStatusChange(r, b));
       }
     }
+    Commit(b, replies);
+    for (size_t k = 0; k < replies.size(); ++k) requests[first + k].done(std::move(replies[k]));
   }
-  for (size_t i = 0; i < requests.size(); ++i) requests[i].done(std::move(replies[i]));
+}
+
+void ConversionService::Commit(Batch& b, std::vector<ServiceReply>& replies) {
+  for (const std::string& key : b.dirty) b.out.conversions.push_back(b.by_key[key]);
+  if (b.out.empty()) return;
+  absl::Status st = store_->CommitConversions(b.out);
+  if (st.ok()) {
+    ledger_seq_ = b.seq;
+    ledger_hash_ = b.hash;
+    return;
+  }
+  log_->Error("conversion batch not durable; answering 503",
+              {{"error", st.ToString()}, {"requests", std::to_string(replies.size())}});
+  // Nothing of this batch exists: every answer that was not a refusal becomes 503.
+  for (ServiceReply& reply : replies) {
+    if (reply.status < 400) reply = Error(503, "storage_unavailable");
+  }
 }
 
 absl::StatusOr<std::optional<storage::ConversionRecord>> ConversionService::Lookup(
@@ -182,16 +208,15 @@ absl::StatusOr<std::optional<storage::ConversionRecord>> ConversionService::Look
   return store_->GetConversion(**id);
 }
 
-std::string ConversionService::NewConversionId(int64_t now_ms) {
+std::string ConversionService::NewId(std::string_view prefix, int64_t now_ms) {
   // partition (2) | time ms (6) | counter (4): unique per node, time-ordered.
   uint8_t raw[12];
-  uint16_t partition = 0;
-  raw[0] = static_cast<uint8_t>(partition >> 8);
-  raw[1] = static_cast<uint8_t>(partition);
+  raw[0] = static_cast<uint8_t>(partition_ >> 8);
+  raw[1] = static_cast<uint8_t>(partition_);
   for (int i = 0; i < 6; ++i) raw[2 + i] = static_cast<uint8_t>(static_cast<uint64_t>(now_ms) >> (8 * (5 - i)));
   uint32_t n = ++id_counter_;
   for (int i = 0; i < 4; ++i) raw[8 + i] = static_cast<uint8_t>(n >> (8 * (3 - i)));
-  return "cv_" + Base64UrlEncode(raw, sizeof(raw));
+  return std::string(prefix) + Base64UrlEncode(raw, sizeof(raw));
 }
 
 void ConversionService::ApplyTransition(Batch& b, storage::ConversionRecord& c, ConversionStatus to) {
@@ -406,7 +431,7 @@ ServiceReply ConversionService::HandlePostback(const Request& r, Batch& b) {
   attribution::Outcome outcome = attribution::DecideNewConversion(f);
 
   storage::ConversionRecord c;
-  c.id = NewConversionId(b.now_ms);
+  c.id = NewId("cv_", b.now_ms);
   c.idempotency_key = key;
   c.offer = offer->id;
   c.affiliate = ck.affiliate;
@@ -483,6 +508,59 @@ ServiceReply ConversionService::HandleStatusChange(const Request& r, Batch& b) {
   }
   ApplyTransition(b, *c, *to);
   return Ok(Outcome("updated", *c), false);
+}
+
+ServiceReply ConversionService::HandlePayout(const Request& r, Batch& b) {
+  const std::string& currency = r.status;
+  const int decimals = attribution::CurrencyExponent(currency).value_or(2);
+  // Entries that moved each affiliate's approved balance since its last payout (for the CSV).
+  std::map<std::string, int64_t> entries;
+  absl::Status st = store_->ScanLedger([&](const storage::LedgerEntry& e) {
+    if (e.currency != currency) return true;
+    if (e.kind == attribution::LedgerKind::kPayout) {
+      entries[e.affiliate] = 0;
+    } else if (auto d = attribution::BalanceEffect(e.kind, e.status, e.amount); d && d->approved != 0) {
+      ++entries[e.affiliate];
+    }
+    return true;
+  });
+  if (!st.ok()) return Error(503, "storage_unavailable");
+  storage::PayoutRecord payout;
+  payout.id = NewId("po_", b.now_ms);
+  payout.currency = currency;
+  payout.min_amount = r.min_amount;
+  payout.time_ms = b.now_ms;
+  st = store_->ScanBalances(currency, [&](const std::string& affiliate, const storage::BalanceRow& row) {
+    // A reversal after an earlier payout leaves approved negative: it nets off here.
+    if (row.approved <= 0 || row.approved < r.min_amount) return;
+    payout.items.push_back({affiliate, row.approved, entries[affiliate]});
+  });
+  if (!st.ok()) return Error(503, "storage_unavailable");
+  json::array items;
+  for (const storage::PayoutItem& item : payout.items) {
+    storage::LedgerEntry e;
+    e.seq = ++b.seq;
+    e.conversion_id = payout.id;
+    e.affiliate = item.affiliate;
+    e.tier = 0;
+    e.kind = attribution::LedgerKind::kPayout;
+    e.amount = item.amount;
+    e.currency = currency;
+    e.status = ConversionStatus::kPaid;
+    e.time_ms = b.now_ms;
+    b.hash = storage::ChainLedgerEntry(&e, b.hash);
+    b.out.balances.push_back({e.affiliate, currency, *attribution::BalanceEffect(e.kind, e.status, e.amount)});
+    b.out.entries.push_back(std::move(e));
+    items.push_back({{"affiliate", item.affiliate},
+                     {"amount", attribution::FormatMicros(item.amount, decimals)}});
+  }
+  b.out.payouts.push_back(payout);
+  json::object o;
+  o["id"] = payout.id;
+  o["currency"] = currency;
+  o["min_amount"] = attribution::FormatMicros(r.min_amount, decimals);
+  o["items"] = std::move(items);
+  return {200, json::serialize(o), false};
 }
 
 }  // namespace ricochet::engine

@@ -284,6 +284,40 @@ bool DecodeConversion(std::string_view value, ConversionRecord* c) {
   return r.done();
 }
 
+std::string EncodePayout(const PayoutRecord& p) {
+  std::string out;
+  out.push_back(1);  // format
+  PutLengthPrefixed(out, p.id);
+  PutLengthPrefixed(out, p.currency);
+  PutI64(out, p.min_amount);
+  PutI64(out, p.time_ms);
+  PutI64(out, static_cast<int64_t>(p.items.size()));
+  for (const PayoutItem& i : p.items) {
+    PutLengthPrefixed(out, i.affiliate);
+    PutI64(out, i.amount);
+    PutI64(out, i.entries);
+  }
+  return out;
+}
+
+bool DecodePayout(std::string_view value, PayoutRecord* p) {
+  Reader r(value);
+  uint8_t format;
+  int64_t n;
+  if (!r.GetByte(&format) || format != 1 || !r.GetLengthPrefixed(&p->id) ||
+      !r.GetLengthPrefixed(&p->currency) || !GetI64(r, &p->min_amount) || !GetI64(r, &p->time_ms) ||
+      !GetI64(r, &n) || n < 0 || static_cast<uint64_t>(n) > value.size()) {
+    return false;
+  }
+  p->items.resize(static_cast<size_t>(n));
+  for (PayoutItem& i : p->items) {
+    if (!r.GetLengthPrefixed(&i.affiliate) || !GetI64(r, &i.amount) || !GetI64(r, &i.entries)) {
+      return false;
+    }
+  }
+  return r.done();
+}
+
 std::string LedgerKey(uint64_t seq) {
   std::string key;
   PutBigEndian64(key, seq);

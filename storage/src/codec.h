@@ -63,6 +63,10 @@ std::string LedgerCanonical(const LedgerEntry& e);  // what the hash covers (aft
 std::string EncodeLedgerEntry(const LedgerEntry& e);
 bool DecodeLedgerEntry(std::string_view key, std::string_view value, LedgerEntry* e);
 
+// payouts: key = id; value = EncodePayout().
+std::string EncodePayout(const PayoutRecord& p);
+bool DecodePayout(std::string_view value, PayoutRecord* p);
+
 // balances: key = affiliate 0x00 currency; value = packed LE int64 [pending, approved, paid].
 std::string BalanceKey(std::string_view affiliate, std::string_view currency);
 

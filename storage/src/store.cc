@@ -32,11 +32,12 @@ enum Cf : size_t {
   kConversionKeysCf,
   kLedgerCf,
   kBalancesCf,
+  kPayoutsCf,
   kCfCount
 };
 const char* const kCfNames[kCfCount] = {"default",  "clicks",      "click_dedupe",    "visitors",
                                         "counters", "config",      "meta",            "conversions",
-                                        "conversion_keys", "ledger", "balances"};
+                                        "conversion_keys", "ledger", "balances", "payouts"};
 
 absl::Status ToStatus(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -373,6 +374,12 @@ absl::Status Store::CommitConversions(const ConversionBatch& b) {
       return st;
     }
   }
+  for (const PayoutRecord& p : b.payouts) {
+    if (absl::Status st = check(batch.Put(impl_->cf(kPayoutsCf), p.id, codec::EncodePayout(p)));
+        !st.ok()) {
+      return st;
+    }
+  }
   for (const LedgerEntry& e : b.entries) {
     if (absl::Status st = check(batch.Put(impl_->cf(kLedgerCf), codec::LedgerKey(e.seq),
                                           codec::EncodeLedgerEntry(e)));
@@ -504,6 +511,36 @@ absl::StatusOr<std::vector<BalanceRow>> Store::GetBalances(std::string_view affi
   }
   if (absl::Status st = ToStatus(it->status(), "get balances"); !st.ok()) return st;
   return out;
+}
+
+absl::Status Store::ScanBalances(
+    std::string_view currency, absl::FunctionRef<void(const std::string&, const BalanceRow&)> fn) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kBalancesCf)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    size_t z = key.find('\0');
+    if (z == std::string_view::npos || key.substr(z + 1) != currency) continue;
+    std::string_view v(it->value().data(), it->value().size());
+    if (v.size() != 24) return absl::DataLossError("corrupt balance");
+    BalanceRow row;
+    row.currency.assign(currency);
+    row.pending = codec::PackedAt(v, 0);
+    row.approved = codec::PackedAt(v, 1);
+    row.paid = codec::PackedAt(v, 2);
+    fn(std::string(key.substr(0, z)), row);
+  }
+  return ToStatus(it->status(), "scan balances");
+}
+
+absl::StatusOr<std::optional<PayoutRecord>> Store::GetPayout(std::string_view id) {
+  std::string value;
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kPayoutsCf), id, &value);
+  if (s.IsNotFound()) return std::optional<PayoutRecord>();
+  if (!s.ok()) return ToStatus(s, "get payout");
+  PayoutRecord p;
+  if (!codec::DecodePayout(value, &p)) return absl::DataLossError("corrupt payout");
+  return std::optional<PayoutRecord>(std::move(p));
 }
 
 absl::StatusOr<VerifyReport> Store::VerifyLedger() {

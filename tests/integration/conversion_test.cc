@@ -458,3 +458,75 @@ TEST_CASE("SIGKILL under concurrent postbacks loses no acknowledged conversion",
 }
 
 }  // namespace ricochet::testing
+
+namespace ricochet::testing {
+
+TEST_CASE("payout runs pay approved balances and net off reversals after payment", "[conversion][payout]") {
+  TempDir dir;
+  Server s(dir.path());
+  s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}","plan":{"events":{"sale":{"cpa":"3"}}}})");
+  s.PutAffiliate("a1", "{}");
+  s.PutAffiliate("a2", R"({"plan":{"events":{"sale":{"cpa":"0.50"}}}})");
+  std::string c1 = Click(s, "o", "a1");
+  std::string c2 = Click(s, "o", "a2");
+  std::string first = std::string(J(Postback(s, "cid=" + c1 + "&order_id=1").body).at("conversion_id").as_string());
+  CHECK(Postback(s, "cid=" + c1 + "&order_id=2").status == 200);
+  CHECK(Postback(s, "cid=" + c2 + "&order_id=3").status == 200);
+
+  HttpResult r = s.Api("POST", "/api/payouts", R"({"currency":"usd","min_amount":"1.00"})");
+  REQUIRE(r.status == 200);
+  json::object p = J(r.body).as_object();
+  std::string id(p.at("id").as_string());
+  CHECK(p.at("currency").as_string() == "USD");
+  REQUIRE(p.at("items").as_array().size() == 1);
+  CHECK(p.at("items").at(0).at("affiliate").as_string() == "a1");
+  CHECK(p.at("items").at(0).at("amount").as_string() == "6.00");
+  json::object b1 = Balances(s, "a1");
+  CHECK(Bal(b1, "USD", "approved") == "0.00");
+  CHECK(Bal(b1, "USD", "paid") == "6.00");
+  CHECK(Bal(Balances(s, "a2"), "USD", "approved") == "0.50");  // below the minimum: kept
+
+  HttpResult csv = s.Api("GET", "/api/payouts/" + id + ".csv");
+  REQUIRE(csv.status == 200);
+  CHECK(csv.header("content-type").rfind("text/csv", 0) == 0);
+  CHECK(csv.body == "affiliate,amount,currency,entries\na1,6.00,USD,2\n");
+
+  // A reversal after payment leaves approved negative; the next payout nets it off.
+  REQUIRE(s.Api("POST", "/api/conversions/" + first + "/status", R"({"status":"reversed"})").status == 200);
+  b1 = Balances(s, "a1");
+  CHECK(Bal(b1, "USD", "approved") == "-3.00");
+  CHECK(Bal(b1, "USD", "paid") == "6.00");
+  CHECK(Postback(s, "cid=" + c1 + "&order_id=4").status == 200);  // approved back to 0.00
+  r = s.Api("POST", "/api/payouts", R"({"currency":"USD","min_amount":"0"})");
+  REQUIRE(r.status == 200);
+  json::array items = J(r.body).at("items").as_array();
+  REQUIRE(items.size() == 1);  // a1 has nothing to pay; a2's 0.50 now qualifies
+  CHECK(items[0].at("affiliate").as_string() == "a2");
+  CHECK(Postback(s, "cid=" + c1 + "&order_id=5").status == 200);
+  r = s.Api("POST", "/api/payouts", R"({"currency":"USD"})");
+  items = J(r.body).at("items").as_array();
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].at("amount").as_string() == "3.00");  // 3 + 3 - 3 since the last payout
+  CHECK(Bal(Balances(s, "a1"), "USD", "paid") == "9.00");
+  std::string third(J(r.body).at("id").as_string());
+  CHECK(s.Api("GET", "/api/payouts/" + third + ".csv").body ==
+        "affiliate,amount,currency,entries\na1,3.00,USD,3\n");
+  HttpResult empty = s.Api("POST", "/api/payouts", R"({"currency":"EUR","min_amount":"10"})");
+  REQUIRE(empty.status == 200);
+  CHECK(J(empty.body).at("items").as_array().empty());
+  CHECK(s.Api("GET", "/api/payouts/" + std::string(J(empty.body).at("id").as_string()) + ".csv").body ==
+        "affiliate,amount,currency,entries\n");
+
+  CHECK(J(s.Api("POST", "/api/payouts", R"({"currency":"XYZ"})").body).at("reason").as_string() == "bad_currency");
+  CHECK(J(s.Api("POST", "/api/payouts", R"({"currency":"USD","min_amount":"-1"})").body).at("reason").as_string() == "bad_amount");
+  CHECK(J(s.Api("POST", "/api/payouts", R"({"currency":"USD","min_amount":5})").body).at("reason").as_string() == "bad_amount");
+  CHECK(s.Api("POST", "/api/payouts", "nope").status == 400);
+  CHECK(s.Api("GET", "/api/payouts/po_nope.csv").status == 404);
+  CHECK(s.Api("GET", "/api/payouts").status == 405);
+  json::array entries = J(s.Api("GET", "/api/ledger?affiliate=a1").body).at("entries").as_array();
+  CHECK(entries.back().at("kind").as_string() == "payout");
+  CHECK(entries.back().at("status").as_string() == "paid");
+  CheckVerified(s);
+}
+
+}  // namespace ricochet::testing

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "attribution/money.h"
 #include "engine/catalog.h"
 #include "engine/click_id.h"
 #include "engine/click_pipeline.h"
@@ -38,8 +39,9 @@ class ConversionService {
  public:
   using Done = std::function<void(ServiceReply)>;
 
+  // `partition` is this node's (--partition), carried in every conversion id.
   ConversionService(storage::Store* store, CatalogHolder* catalog, const ClickIdCodec* click_ids,
-                    ClickPipeline* clicks, const Logger* log);
+                    ClickPipeline* clicks, const Logger* log, uint16_t partition);
   ~ConversionService();  // Stop()s
 
   // Loads the ledger head and starts the writer.
@@ -50,13 +52,18 @@ class ConversionService {
   // `done` runs on the writer thread once the outcome is durable (or refused).
   void SubmitPostback(PostbackParams params, Done done);
   void SubmitStatusChange(std::string conversion_id, std::string status, Done done);
+  // Pays every affiliate whose approved balance in `currency` is positive and at least
+  // `min_amount`: one payout ledger entry each (approved -> paid), one payout record. Runs alone
+  // in its batch, so it sees every earlier conversion committed.
+  void SubmitPayout(std::string currency, attribution::Micros min_amount, Done done);
 
  private:
   struct Request {
-    bool is_postback = true;
+    enum Kind { kPostback, kStatusChange, kPayout } kind = kPostback;
     PostbackParams params;
-    std::string conversion_id;
-    std::string status;
+    std::string conversion_id;  // status change
+    std::string status;         // status change; payout currency
+    attribution::Micros min_amount = 0;
     Done done;
   };
   struct Batch;
@@ -65,15 +72,19 @@ class ConversionService {
   void ProcessBatch(std::deque<Request>& requests);
   ServiceReply HandlePostback(const Request& r, Batch& b);
   ServiceReply HandleStatusChange(const Request& r, Batch& b);
+  ServiceReply HandlePayout(const Request& r, Batch& b);
+  void Submit(Request r);
+  void Commit(Batch& b, std::vector<ServiceReply>& replies);
   absl::StatusOr<std::optional<storage::ConversionRecord>> Lookup(Batch& b, const std::string& key);
   void ApplyTransition(Batch& b, storage::ConversionRecord& c, attribution::ConversionStatus to);
-  std::string NewConversionId(int64_t now_ms);
+  std::string NewId(std::string_view prefix, int64_t now_ms);
 
   storage::Store* const store_;
   CatalogHolder* const catalog_;
   const ClickIdCodec* const click_ids_;
   ClickPipeline* const clicks_;
   const Logger* const log_;
+  const uint16_t partition_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -50,6 +50,8 @@ class AdminHandler final : public Handler {
   Response GetLedger(const Request& request, std::string_view query);
   Response GetBalances(const Request& request, std::string_view affiliate);
   Response Verify(const Request& request);
+  Response CreatePayout(const Request& request);
+  Response GetPayout(const Request& request, std::string_view id);
   Services s_;
 };
 

@@ -75,8 +75,25 @@ struct ConversionStats {
   int64_t counted_month = 0;  // toward the affiliate's volume steps on the offer
 };
 
+struct PayoutItem {
+  std::string affiliate;
+  attribution::Micros amount = 0;
+  int64_t entries = 0;  // ledger entries moving this affiliate's approved balance since its last payout
+  bool operator==(const PayoutItem&) const = default;
+};
+
+struct PayoutRecord {
+  std::string id;
+  std::string currency;
+  attribution::Micros min_amount = 0;
+  int64_t time_ms = 0;
+  std::vector<PayoutItem> items;
+  bool operator==(const PayoutRecord&) const = default;
+};
+
 // Everything one group commit writes, atomically and fsynced.
 struct ConversionBatch {
+  std::vector<PayoutRecord> payouts;
   std::vector<ConversionRecord> conversions;  // new or updated
   std::vector<LedgerEntry> entries;           // chained, in seq order
   struct BalanceChange {
@@ -85,7 +102,7 @@ struct ConversionBatch {
   };
   std::vector<BalanceChange> balances;
   std::vector<ConversionStats> stats;
-  bool empty() const { return conversions.empty() && entries.empty(); }
+  bool empty() const { return conversions.empty() && entries.empty() && payouts.empty(); }
 };
 
 struct MoneyRow {

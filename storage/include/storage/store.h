@@ -95,6 +95,10 @@ class Store {
   // Entries in seq order; fn returns false to stop.
   [[nodiscard]] absl::Status ScanLedger(absl::FunctionRef<bool(const LedgerEntry&)> fn);
   [[nodiscard]] absl::StatusOr<std::vector<BalanceRow>> GetBalances(std::string_view affiliate);
+  // Every affiliate's balance in `currency`, by affiliate id.
+  [[nodiscard]] absl::Status ScanBalances(
+      std::string_view currency, absl::FunctionRef<void(const std::string&, const BalanceRow&)> fn);
+  [[nodiscard]] absl::StatusOr<std::optional<PayoutRecord>> GetPayout(std::string_view id);
   // Recomputes every balance from the entries and checks the hash chain.
   [[nodiscard]] absl::StatusOr<VerifyReport> VerifyLedger();
   [[nodiscard]] absl::Status ScanMoney(int32_t from_day, int32_t to_day,

@@ -1,0 +1,149 @@
+#include <filesystem>
+
+#include "catch2/catch.hpp"
+#include "codec.h"
+#include "storage/store.h"
+
+namespace ricochet::storage {
+namespace {
+
+struct TempStore {
+  TempStore() {
+    std::string t = (std::filesystem::temp_directory_path() / "ricochet-conv-XXXXXX").string();
+    REQUIRE(mkdtemp(t.data()) != nullptr);
+    path = t;
+    StoreOptions o;
+    o.path = path;
+    store = std::move(*Store::Open(o));
+  }
+  ~TempStore() {
+    store.reset();
+    std::filesystem::remove_all(path);
+  }
+  std::string path;
+  std::unique_ptr<Store> store;
+};
+
+ConversionRecord Conversion() {
+  ConversionRecord c;
+  c.id = "cv_1";
+  c.idempotency_key = std::string("o\0offer\0order-1", 15);
+  c.offer = "offer";
+  c.affiliate = "a1";
+  c.click_id = "click";
+  c.sub1 = "s";
+  c.event = "sale";
+  c.order_id = "order-1";
+  c.currency = "USD";
+  c.amount = 19'990'000;
+  c.has_amount = true;
+  c.status = attribution::ConversionStatus::kPending;
+  c.reason = attribution::Reason::kFastCtit;
+  c.time_ms = 1'763'000'000'000;
+  c.click_time_ms = c.time_ms - 5000;
+  c.updated_ms = c.time_ms;
+  c.commissions = {{"a1", 1, 3'500'000}, {"boss", 2, 400'000}};
+  return c;
+}
+
+LedgerEntry Entry(uint64_t seq, const std::string& aff, attribution::Micros amount) {
+  LedgerEntry e;
+  e.seq = seq;
+  e.conversion_id = "cv_1";
+  e.affiliate = aff;
+  e.kind = attribution::LedgerKind::kCommission;
+  e.amount = amount;
+  e.currency = "USD";
+  e.status = attribution::ConversionStatus::kApproved;
+  e.time_ms = 1'763'000'000'000;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("conversion, ledger and payout records round-trip and reject truncation", "[conversions]") {
+  ConversionRecord c = Conversion();
+  std::string v = codec::EncodeConversion(c);
+  ConversionRecord back;
+  REQUIRE(codec::DecodeConversion(v, &back));
+  CHECK(back == c);
+  for (size_t n = 0; n < v.size(); ++n) CHECK_FALSE(codec::DecodeConversion(v.substr(0, n), &back));
+
+  LedgerEntry e = Entry(7, "a1", -1'020'000);
+  ChainLedgerEntry(&e, kGenesisHash);
+  CHECK(e.hash.size() == 32);
+  std::string key = codec::LedgerKey(7);
+  std::string ev = codec::EncodeLedgerEntry(e);
+  LedgerEntry eback;
+  REQUIRE(codec::DecodeLedgerEntry(key, ev, &eback));
+  CHECK(eback == e);
+  CHECK_FALSE(codec::DecodeLedgerEntry(codec::LedgerKey(8), ev, &eback));  // key and seq disagree
+
+  PayoutRecord p{"po_1", "USD", 1'000'000, 5, {{"a1", 6'000'000, 2}, {"a2", 500'000, 1}}};
+  PayoutRecord pback;
+  REQUIRE(codec::DecodePayout(codec::EncodePayout(p), &pback));
+  CHECK(pback == p);
+}
+
+TEST_CASE("commit, read back, and verify the ledger", "[conversions]") {
+  TempStore t;
+  ConversionBatch b;
+  b.conversions.push_back(Conversion());
+  std::string head = kGenesisHash;
+  for (uint64_t i = 1; i <= 3; ++i) {
+    LedgerEntry e = Entry(i, i == 3 ? "boss" : "a1", 1'000'000);
+    head = ChainLedgerEntry(&e, head);
+    b.entries.push_back(e);
+    b.balances.push_back({e.affiliate, "USD", {.approved = 1'000'000}});
+  }
+  REQUIRE(t.store->CommitConversions(b).ok());
+  CHECK(*t.store->GetConversion("cv_1") == Conversion());
+  CHECK(*t.store->FindConversionByKey(Conversion().idempotency_key) == std::optional<std::string>("cv_1"));
+  CHECK_FALSE(t.store->FindConversionByKey("nope")->has_value());
+  auto h = t.store->LedgerHead();
+  REQUIRE(h.ok());
+  CHECK(h->first == 3);
+  CHECK(h->second == head);
+  auto bal = t.store->GetBalances("a1");
+  REQUIRE(bal->size() == 1);
+  CHECK((*bal)[0].approved == 2'000'000);
+  auto report = t.store->VerifyLedger();
+  REQUIRE(report.ok());
+  CHECK(report->ok());
+  CHECK(report->entries == 3);
+  CHECK(report->balances_checked == 2);
+
+  SECTION("a balance that disagrees with its entries is found") {
+    ConversionBatch bad;
+    bad.balances.push_back({"a1", "USD", {.approved = 1}});
+    bad.conversions.push_back(Conversion());  // makes the batch non-empty
+    REQUIRE(t.store->CommitConversions(bad).ok());
+    auto r = t.store->VerifyLedger();
+    REQUIRE(r.ok());
+    CHECK_FALSE(r->ok());
+  }
+  SECTION("a broken chain is found") {
+    ConversionBatch bad;
+    LedgerEntry e = Entry(4, "a1", 0);
+    ChainLedgerEntry(&e, kGenesisHash);  // should have chained to entry 3
+    bad.entries.push_back(e);
+    REQUIRE(t.store->CommitConversions(bad).ok());
+    auto r = t.store->VerifyLedger();
+    REQUIRE(r.ok());
+    CHECK_FALSE(r->ok());
+  }
+  SECTION("an altered entry is found") {
+    ConversionBatch bad;
+    LedgerEntry e = Entry(4, "a1", 0);
+    ChainLedgerEntry(&e, head);
+    e.amount = 5;  // changed after hashing
+    bad.entries.push_back(e);
+    bad.balances.push_back({"a1", "USD", {.approved = 5}});
+    REQUIRE(t.store->CommitConversions(bad).ok());
+    auto r = t.store->VerifyLedger();
+    REQUIRE(r.ok());
+    CHECK_FALSE(r->ok());
+  }
+}
+
+}  // namespace ricochet::storage
