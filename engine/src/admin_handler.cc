@@ -193,6 +193,10 @@ Response AdminHandler::HandleApi(const Request& req, std::string_view path, std:
     if (method != http::verb::get) return not_allowed("GET");
     return GetPayout(req, parts[2]);
   }
+  if (parts.size() == 2 && parts[1] == "outbox") {
+    if (method != http::verb::get) return not_allowed("GET");
+    return ListOutbox(req, query);
+  }
   if (parts.size() == 2 && parts[1] == "verify") {
     if (method != http::verb::get && method != http::verb::post) return not_allowed("GET, POST");
     return Verify(req);
@@ -547,6 +551,41 @@ Response AdminHandler::CreatePayout(const Request& req) {
   });
   ServiceReply reply = future.get();
   return JsonResponse(req.version(), static_cast<http::status>(reply.status), std::move(reply.body));
+}
+
+Response AdminHandler::ListOutbox(const Request& req, std::string_view query) {
+  std::string state = "pending";
+  ForEachQueryParam(query, [&](std::string_view name, std::string_view value) {
+    if (name == "state") state.assign(value);
+  });
+  storage::OutboxState want;
+  if (state == "pending") {
+    want = storage::OutboxState::kPending;
+  } else if (state == "dead") {
+    want = storage::OutboxState::kDead;
+  } else if (state == "delivered") {
+    want = storage::OutboxState::kDelivered;
+  } else {
+    return JsonError(req.version(), http::status::bad_request, "bad_state",
+                     R"("message":"state is pending, dead or delivered")");
+  }
+  json::array entries;
+  absl::Status st = s_.store->ScanOutbox(want, [&](const storage::OutboxEntry& o) {
+    entries.push_back({{"id", o.id},
+                       {"conversion_id", o.conversion_id},
+                       {"affiliate", o.affiliate},
+                       {"url", o.url},
+                       {"state", state},
+                       {"attempts", o.attempts},
+                       {"created", Rfc3339(o.created_ms)},
+                       {"next_attempt", Rfc3339(o.next_attempt_ms)},
+                       {"last_error", o.last_error}});
+    return entries.size() < 10000;
+  });
+  if (!st.ok()) return StorageError(req.version(), s_, st, "scan outbox");
+  json::object out;
+  out["entries"] = std::move(entries);
+  return Json(req.version(), out);
 }
 
 Response AdminHandler::GetPayout(const Request& req, std::string_view name) {

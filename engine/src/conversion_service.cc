@@ -262,6 +262,11 @@ void ConversionService::ApplyTransition(Batch& b, storage::ConversionRecord& c, 
   b.out.stats.push_back(std::move(st));
   c.status = to;
   c.updated_ms = b.now_ms;
+  std::optional<storage::ClickRecord> click;
+  if (std::optional<ClickIdInfo> info = click_ids_->Verify(c.click_id)) {
+    if (auto got = store_->GetClick(info->time_ms, c.click_id); got.ok()) click = std::move(*got);
+  }
+  QueueOutbox(b, c, click ? &*click : nullptr);  // {status} is the new status
   b.by_key[c.idempotency_key] = c;
   b.key_of_id[c.id] = c.idempotency_key;
   b.dirty.insert(c.idempotency_key);
@@ -483,6 +488,7 @@ ServiceReply ConversionService::HandlePostback(const Request& r, Batch& b) {
     b.month[{c.offer, c.affiliate, month}] += 1;
   }
   b.out.stats.push_back(std::move(st));
+  QueueOutbox(b, c, &ck);
   b.by_key[key] = c;
   b.key_of_id[c.id] = key;
   b.dirty.insert(key);
@@ -508,6 +514,44 @@ ServiceReply ConversionService::HandleStatusChange(const Request& r, Batch& b) {
   }
   ApplyTransition(b, *c, *to);
   return Ok(Outcome("updated", *c), false);
+}
+
+void ConversionService::QueueOutbox(Batch& b, const storage::ConversionRecord& c,
+                                    const storage::ClickRecord* click) {
+  const int decimals = attribution::CurrencyExponent(c.currency).value_or(2);
+  const std::string amount = c.has_amount ? attribution::FormatMicros(c.amount, decimals) : "";
+  const std::string timestamp = std::to_string(b.now_ms / 1000);
+  for (const storage::Beneficiary& ben : c.commissions) {
+    const Affiliate* receiver = b.catalog->FindAffiliate(ben.affiliate);
+    if (receiver == nullptr || receiver->postback_url.empty()) continue;
+    storage::OutboxEntry o;
+    o.id = NewId("ob_", b.now_ms);
+    o.conversion_id = c.id;
+    o.affiliate = ben.affiliate;
+    o.created_ms = b.now_ms;
+    o.next_attempt_ms = b.now_ms;
+    const std::string payout = attribution::FormatMicros(ben.amount, decimals);
+    MacroValues v{};
+    v[size_t(Macro::kClickId)] = c.click_id;
+    v[size_t(Macro::kOfferId)] = c.offer;
+    v[size_t(Macro::kAffId)] = c.affiliate;
+    if (click != nullptr) {
+      for (int i = 0; i < 5; ++i) v[size_t(Macro::kSub1) + i] = click->subs[i];
+      v[size_t(Macro::kSource)] = click->source;
+      v[size_t(Macro::kVisitorId)] = click->visitor_id;
+    }
+    v[size_t(Macro::kTimestamp)] = timestamp;
+    v[size_t(Macro::kEvent)] = c.event;
+    v[size_t(Macro::kAmount)] = amount;
+    v[size_t(Macro::kPayout)] = payout;  // the receiver's own commission
+    v[size_t(Macro::kCurrency)] = c.currency;
+    v[size_t(Macro::kStatus)] = attribution::StatusName(c.status);
+    v[size_t(Macro::kConversionId)] = c.id;
+    v[size_t(Macro::kOrderId)] = c.order_id;
+    v[size_t(Macro::kEventId)] = o.id;
+    o.url = receiver->postback_url.Render(v);
+    b.out.outbox.push_back(std::move(o));
+  }
 }
 
 ServiceReply ConversionService::HandlePayout(const Request& r, Batch& b) {

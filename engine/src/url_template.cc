@@ -23,6 +23,7 @@ constexpr MacroName kMacroNames[] = {
     {"amount", Macro::kAmount},      {"payout", Macro::kPayout},
     {"currency", Macro::kCurrency},  {"status", Macro::kStatus},
     {"conversion_id", Macro::kConversionId}, {"order_id", Macro::kOrderId},
+    {"event_id", Macro::kEventId},
 };
 
 std::optional<Macro> LookupMacro(std::string_view name) {

@@ -284,6 +284,34 @@ bool DecodeConversion(std::string_view value, ConversionRecord* c) {
   return r.done();
 }
 
+std::string EncodeOutbox(const OutboxEntry& o) {
+  std::string out;
+  out.push_back(1);  // format
+  for (const std::string* f : {&o.id, &o.conversion_id, &o.affiliate, &o.url, &o.last_error}) {
+    PutLengthPrefixed(out, *f);
+  }
+  out.push_back(static_cast<char>(o.state));
+  PutI64(out, o.attempts);
+  PutI64(out, o.created_ms);
+  PutI64(out, o.next_attempt_ms);
+  return out;
+}
+
+bool DecodeOutbox(std::string_view value, OutboxEntry* o) {
+  Reader r(value);
+  uint8_t format, state;
+  if (!r.GetByte(&format) || format != 1) return false;
+  for (std::string* f : {&o->id, &o->conversion_id, &o->affiliate, &o->url, &o->last_error}) {
+    if (!r.GetLengthPrefixed(f)) return false;
+  }
+  if (!r.GetByte(&state) || state > 2 || !GetI64(r, &o->attempts) || !GetI64(r, &o->created_ms) ||
+      !GetI64(r, &o->next_attempt_ms)) {
+    return false;
+  }
+  o->state = static_cast<OutboxState>(state);
+  return r.done();
+}
+
 std::string EncodePayout(const PayoutRecord& p) {
   std::string out;
   out.push_back(1);  // format

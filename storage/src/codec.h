@@ -63,6 +63,10 @@ std::string LedgerCanonical(const LedgerEntry& e);  // what the hash covers (aft
 std::string EncodeLedgerEntry(const LedgerEntry& e);
 bool DecodeLedgerEntry(std::string_view key, std::string_view value, LedgerEntry* e);
 
+// outbox: key = id (time-ordered); value = EncodeOutbox().
+std::string EncodeOutbox(const OutboxEntry& o);
+bool DecodeOutbox(std::string_view value, OutboxEntry* o);
+
 // payouts: key = id; value = EncodePayout().
 std::string EncodePayout(const PayoutRecord& p);
 bool DecodePayout(std::string_view value, PayoutRecord* p);

@@ -33,11 +33,12 @@ enum Cf : size_t {
   kLedgerCf,
   kBalancesCf,
   kPayoutsCf,
+  kOutboxCf,
   kCfCount
 };
 const char* const kCfNames[kCfCount] = {"default",  "clicks",      "click_dedupe",    "visitors",
                                         "counters", "config",      "meta",            "conversions",
-                                        "conversion_keys", "ledger", "balances", "payouts"};
+                                        "conversion_keys", "ledger", "balances", "payouts", "outbox"};
 
 absl::Status ToStatus(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -374,6 +375,12 @@ absl::Status Store::CommitConversions(const ConversionBatch& b) {
       return st;
     }
   }
+  for (const OutboxEntry& o : b.outbox) {
+    if (absl::Status st = check(batch.Put(impl_->cf(kOutboxCf), o.id, codec::EncodeOutbox(o)));
+        !st.ok()) {
+      return st;
+    }
+  }
   for (const PayoutRecord& p : b.payouts) {
     if (absl::Status st = check(batch.Put(impl_->cf(kPayoutsCf), p.id, codec::EncodePayout(p)));
         !st.ok()) {
@@ -541,6 +548,19 @@ absl::StatusOr<std::optional<PayoutRecord>> Store::GetPayout(std::string_view id
   PayoutRecord p;
   if (!codec::DecodePayout(value, &p)) return absl::DataLossError("corrupt payout");
   return std::optional<PayoutRecord>(std::move(p));
+}
+
+absl::Status Store::ScanOutbox(OutboxState state, absl::FunctionRef<bool(const OutboxEntry&)> fn) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kOutboxCf)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    OutboxEntry o;
+    if (!codec::DecodeOutbox(std::string_view(it->value().data(), it->value().size()), &o)) {
+      return absl::DataLossError("corrupt outbox entry");
+    }
+    if (o.state == state && !fn(o)) break;
+  }
+  return ToStatus(it->status(), "scan outbox");
 }
 
 absl::StatusOr<VerifyReport> Store::VerifyLedger() {

@@ -530,3 +530,45 @@ TEST_CASE("payout runs pay approved balances and net off reversals after payment
 }
 
 }  // namespace ricochet::testing
+
+namespace ricochet::testing {
+
+TEST_CASE("outbox entries are written in the conversion's batch, one per receiver", "[conversion][outbox]") {
+  TempDir dir;
+  std::vector<std::string> urls;
+  {
+    Server s(dir.path());
+    s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}","daily_conversion_cap":1,
+                        "plan":{"events":{"sale":{"cps_percent":"10"}},"tiers":[{"cps_percent":"1"}]}})");
+    s.PutAffiliate("boss", R"({"postback_url":"https://boss.example/pb?p={payout}&st={status}"})");
+    s.PutAffiliate("a1", R"({"parent":"boss","postback_url":"https://aff.example/pb?c={click_id}&s={sub1}&p={payout}&amt={amount}&cur={currency}&st={status}&o={order_id}&ev={event}&id={event_id}"})");
+    HttpResult click = s.Get("/c/o?aff=a1&sub1=a%20b");
+    std::string loc = click.header("location");
+    std::string cid = loc.substr(loc.find("c=") + 2, 32);
+    json::value created = J(Postback(s, "cid=" + cid + "&amount=100&order_id=O1&status=pending").body);
+    std::string id(created.at("conversion_id").as_string());
+    CHECK(J(Postback(s, "cid=" + cid + "&amount=100&order_id=O2").body).at("reason").as_string() == "cap_exceeded");
+    REQUIRE(s.Api("POST", "/api/conversions/" + id + "/status", R"({"status":"approved"})").status == 200);
+    json::array entries = J(s.Api("GET", "/api/outbox?state=pending").body).at("entries").as_array();
+    REQUIRE(entries.size() == 4);  // (a1, boss) on create, again on approval; none for the capped one
+    for (const json::value& e : entries) {
+      urls.push_back(std::string(e.at("url").as_string()));
+      CHECK(e.at("conversion_id").as_string() == id);
+      CHECK(e.at("attempts").as_int64() == 0);
+    }
+    std::string first_id(entries[0].at("id").as_string());
+    CHECK(urls[0] == "https://aff.example/pb?c=" + cid + "&s=a%20b&p=10.00&amt=100.00&cur=USD&st=pending&o=O1&ev=sale&id=" + first_id);
+    CHECK(urls[1] == "https://boss.example/pb?p=1.00&st=pending");
+    CHECK(urls[2].find("&st=approved&") != std::string::npos);
+    CHECK(urls[3] == "https://boss.example/pb?p=1.00&st=approved");
+    CHECK(J(s.Api("GET", "/api/outbox?state=dead").body).at("entries").as_array().empty());
+    CHECK(s.Api("GET", "/api/outbox?state=bogus").status == 400);
+    CHECK(s.Stop() == 0);
+  }
+  Server s(dir.path());  // durable: the same entries after a restart
+  json::array entries = J(s.Api("GET", "/api/outbox").body).at("entries").as_array();
+  REQUIRE(entries.size() == 4);
+  for (size_t i = 0; i < entries.size(); ++i) CHECK(entries[i].at("url").as_string() == urls[i]);
+}
+
+}  // namespace ricochet::testing

@@ -79,6 +79,13 @@ TEST_CASE("conversion, ledger and payout records round-trip and reject truncatio
   CHECK(eback == e);
   CHECK_FALSE(codec::DecodeLedgerEntry(codec::LedgerKey(8), ev, &eback));  // key and seq disagree
 
+  OutboxEntry o{"ob_1", "cv_1", "a1", "https://aff.example/pb?p=1.00", OutboxState::kDead, 10, 5, 6, "HTTP 500"};
+  std::string ov = codec::EncodeOutbox(o);
+  OutboxEntry oback;
+  REQUIRE(codec::DecodeOutbox(ov, &oback));
+  CHECK(oback == o);
+  for (size_t n = 0; n < ov.size(); ++n) CHECK_FALSE(codec::DecodeOutbox(ov.substr(0, n), &oback));
+
   PayoutRecord p{"po_1", "USD", 1'000'000, 5, {{"a1", 6'000'000, 2}, {"a2", 500'000, 1}}};
   PayoutRecord pback;
   REQUIRE(codec::DecodePayout(codec::EncodePayout(p), &pback));

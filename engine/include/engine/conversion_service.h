@@ -77,6 +77,8 @@ class ConversionService {
   void Commit(Batch& b, std::vector<ServiceReply>& replies);
   absl::StatusOr<std::optional<storage::ConversionRecord>> Lookup(Batch& b, const std::string& key);
   void ApplyTransition(Batch& b, storage::ConversionRecord& c, attribution::ConversionStatus to);
+  // Outbox entries for every beneficiary with a postback_url, in the batch being built.
+  void QueueOutbox(Batch& b, const storage::ConversionRecord& c, const storage::ClickRecord* click);
   std::string NewId(std::string_view prefix, int64_t now_ms);
 
   storage::Store* const store_;

@@ -51,6 +51,7 @@ class AdminHandler final : public Handler {
   Response GetBalances(const Request& request, std::string_view affiliate);
   Response Verify(const Request& request);
   Response CreatePayout(const Request& request);
+  Response ListOutbox(const Request& request, std::string_view query);
   Response GetPayout(const Request& request, std::string_view id);
   Services s_;
 };

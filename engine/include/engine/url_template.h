@@ -32,6 +32,7 @@ enum class Macro : uint8_t {
   kStatus,
   kConversionId,
   kOrderId,
+  kEventId,  // the outbox entry's id: receivers deduplicate deliveries by it
   kCount,
 };
 

@@ -91,8 +91,26 @@ struct PayoutRecord {
   bool operator==(const PayoutRecord&) const = default;
 };
 
+// One outgoing affiliate postback, written in the same batch as the conversion change that
+// caused it, so none is lost and none exists for a change that did not happen. Delivery
+// (HTTP, retries, dead letters) updates `state`, `attempts` and `next_attempt_ms`.
+enum class OutboxState : uint8_t { kPending = 0, kDelivered = 1, kDead = 2 };
+struct OutboxEntry {
+  std::string id;             // also the idempotent {event_id} macro of the delivery
+  std::string conversion_id;
+  std::string affiliate;      // the receiver
+  std::string url;            // fully rendered, macros percent-encoded
+  OutboxState state = OutboxState::kPending;
+  int64_t attempts = 0;
+  int64_t created_ms = 0;
+  int64_t next_attempt_ms = 0;
+  std::string last_error;
+  bool operator==(const OutboxEntry&) const = default;
+};
+
 // Everything one group commit writes, atomically and fsynced.
 struct ConversionBatch {
+  std::vector<OutboxEntry> outbox;
   std::vector<PayoutRecord> payouts;
   std::vector<ConversionRecord> conversions;  // new or updated
   std::vector<LedgerEntry> entries;           // chained, in seq order
@@ -102,7 +120,9 @@ struct ConversionBatch {
   };
   std::vector<BalanceChange> balances;
   std::vector<ConversionStats> stats;
-  bool empty() const { return conversions.empty() && entries.empty() && payouts.empty(); }
+  bool empty() const {
+    return conversions.empty() && entries.empty() && payouts.empty() && outbox.empty();
+  }
 };
 
 struct MoneyRow {

@@ -99,6 +99,9 @@ class Store {
   [[nodiscard]] absl::Status ScanBalances(
       std::string_view currency, absl::FunctionRef<void(const std::string&, const BalanceRow&)> fn);
   [[nodiscard]] absl::StatusOr<std::optional<PayoutRecord>> GetPayout(std::string_view id);
+  // Outbox entries in `state`, oldest first; fn returns false to stop.
+  [[nodiscard]] absl::Status ScanOutbox(OutboxState state,
+                                        absl::FunctionRef<bool(const OutboxEntry&)> fn);
   // Recomputes every balance from the entries and checks the hash chain.
   [[nodiscard]] absl::StatusOr<VerifyReport> VerifyLedger();
   [[nodiscard]] absl::Status ScanMoney(int32_t from_day, int32_t to_day,
