@@ -189,6 +189,17 @@ void ConversionService::Commit(Batch& b, std::vector<ServiceReply>& replies) {
   if (st.ok()) {
     ledger_seq_ = b.seq;
     ledger_hash_ = b.hash;
+    for (const auto& [k, delta] : b.today) {
+      if (k.second == cached_day_) {
+        if (auto it = today_counts_.find(k.first); it != today_counts_.end()) it->second += delta;
+      }
+    }
+    for (const auto& [k, delta] : b.month) {
+      if (std::get<2>(k) == cached_month_) {
+        auto it = month_counts_.find({std::get<0>(k), std::get<1>(k)});
+        if (it != month_counts_.end()) it->second += delta;
+      }
+    }
     return;
   }
   log_->Error("conversion batch not durable; answering 503",
@@ -396,7 +407,7 @@ ServiceReply ConversionService::HandlePostback(const Request& r, Batch& b) {
   const int32_t month = MonthOf(b.now_ms);
   std::vector<attribution::Commission> commissions;
   if (affiliate != nullptr) {
-    absl::StatusOr<int64_t> prior = store_->CountedMonth(offer->id, ck.affiliate, month);
+    absl::StatusOr<int64_t> prior = CountedMonth(offer->id, ck.affiliate, month);
     if (!prior.ok()) return Error(503, "storage_unavailable");
     attribution::CommissionRequest cr;
     cr.event = event;
@@ -419,7 +430,7 @@ ServiceReply ConversionService::HandlePostback(const Request& r, Batch& b) {
     if (!computed.ok()) return Error(400, "bad_amount");
     commissions = std::move(*computed);
   }
-  absl::StatusOr<int64_t> today = store_->CountedToday(offer->id, day);
+  absl::StatusOr<int64_t> today = CountedToday(offer->id, day);
   if (!today.ok()) return Error(503, "storage_unavailable");
   attribution::NewConversionFacts f;
   f.now_ms = b.now_ms;
@@ -552,6 +563,29 @@ void ConversionService::QueueOutbox(Batch& b, const storage::ConversionRecord& c
     o.url = receiver->postback_url.Render(v);
     b.out.outbox.push_back(std::move(o));
   }
+}
+
+absl::StatusOr<int64_t> ConversionService::CountedToday(const std::string& offer, int32_t day) {
+  if (day != cached_day_) {  // a new UTC day: older counts can no longer be asked for
+    today_counts_.clear();
+    cached_day_ = day;
+  }
+  if (auto it = today_counts_.find(offer); it != today_counts_.end()) return it->second;
+  absl::StatusOr<int64_t> n = store_->CountedToday(offer, day);
+  if (n.ok()) today_counts_[offer] = *n;
+  return n;
+}
+
+absl::StatusOr<int64_t> ConversionService::CountedMonth(const std::string& offer,
+                                                        const std::string& affiliate, int32_t month) {
+  if (month != cached_month_) {
+    month_counts_.clear();
+    cached_month_ = month;
+  }
+  if (auto it = month_counts_.find({offer, affiliate}); it != month_counts_.end()) return it->second;
+  absl::StatusOr<int64_t> n = store_->CountedMonth(offer, affiliate, month);
+  if (n.ok()) month_counts_[{offer, affiliate}] = *n;
+  return n;
 }
 
 ServiceReply ConversionService::HandlePayout(const Request& r, Batch& b) {

@@ -144,6 +144,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
       case kCountersCf:
       case kBalancesCf:  // [pending, approved, paid]: the same checked element-wise addition
         o.merge_operator = NewCounterMergeOperator();
+        // Hot keys (a busy offer's day) would otherwise pile up operands that every read
+        // must fold; collapse them in the memtable after this many.
+        o.max_successive_merges = 64;
         break;
       case kConfigCf:
       case kMetaCf:

@@ -154,3 +154,39 @@ TEST_CASE("commit, read back, and verify the ledger", "[conversions]") {
 }
 
 }  // namespace ricochet::storage
+
+namespace ricochet::storage {
+
+TEST_CASE("cap and volume counts are kept per UTC day and per UTC month", "[conversions]") {
+  TempStore t;
+  ConversionBatch b;
+  ConversionStats st;
+  st.day = 20'000;
+  st.month = 657;
+  st.offer = "o";
+  st.affiliate = "a1";
+  st.currency = "USD";
+  st.conversions = 1;
+  st.approved = 1;
+  st.counted_today = 1;
+  st.counted_month = 1;
+  b.stats = {st, st};
+  b.conversions.push_back(Conversion());
+  REQUIRE(t.store->CommitConversions(b).ok());
+  CHECK(*t.store->CountedToday("o", 20'000) == 2);
+  CHECK(*t.store->CountedToday("o", 20'001) == 0);   // a new day starts from zero
+  CHECK(*t.store->CountedMonth("o", "a1", 657) == 2);
+  CHECK(*t.store->CountedMonth("o", "a1", 658) == 0);  // a new month starts from zero
+  CHECK(*t.store->CountedMonth("o", "a2", 657) == 0);
+  // A rejection takes the conversion back out of both counts.
+  ConversionBatch undo;
+  st.counted_today = -1;
+  st.counted_month = -1;
+  undo.stats = {st};
+  undo.conversions.push_back(Conversion());
+  REQUIRE(t.store->CommitConversions(undo).ok());
+  CHECK(*t.store->CountedToday("o", 20'000) == 1);
+  CHECK(*t.store->CountedMonth("o", "a1", 657) == 1);
+}
+
+}  // namespace ricochet::storage

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -94,10 +95,21 @@ class ConversionService {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 
-  // Writer-thread state: the durable chain head and the id counter.
+  // Non-rejected conversion counts as committed, cached because this thread alone changes them
+  // (the store keeps them as merge operands, slow to read back one by one). Batch deltas are
+  // added only after a successful commit.
+  absl::StatusOr<int64_t> CountedToday(const std::string& offer, int32_t day);
+  absl::StatusOr<int64_t> CountedMonth(const std::string& offer, const std::string& affiliate,
+                                       int32_t month);
+
+  // Writer-thread state: the durable chain head, the id counter and the count caches.
   uint64_t ledger_seq_ = 0;
   std::string ledger_hash_;
   uint32_t id_counter_ = 0;
+  int32_t cached_day_ = INT32_MIN;
+  int32_t cached_month_ = INT32_MIN;
+  std::map<std::string, int64_t> today_counts_;                       // offer -> count
+  std::map<std::pair<std::string, std::string>, int64_t> month_counts_;  // (offer, aff) -> count
 };
 
 }  // namespace ricochet::engine
