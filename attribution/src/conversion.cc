@@ -89,7 +89,7 @@ std::optional<size_t> SelectClick(const std::vector<std::pair<int64_t, std::stri
     if (!best) {
       best = i;
     } else if (model == AttributionModel::kLastClick ? t >= clicks[*best].first
-                                                      : t < clicks[*best].first) {
+                                                     : t < clicks[*best].first) {
       best = i;
     }
   }

@@ -7,7 +7,8 @@ namespace {
 void BM_CommissionFiveTiers(benchmark::State& state) {
   Plan p;
   p.events["sale"] = Rate{.cpa = 1'000'000, .cps_percent = 12'500'000};
-  p.volume_steps = std::vector<VolumeStep>{{10, Rate{.cpa = 2'000'000}}, {100, Rate{.cps_percent = 15'000'000}}};
+  p.volume_steps =
+      std::vector<VolumeStep>{{10, Rate{.cpa = 2'000'000}}, {100, Rate{.cps_percent = 15'000'000}}};
   p.tiers = std::vector<Rate>(4, Rate{.cps_percent = 2'000'000});
   CommissionRequest r;
   r.event = "sale";

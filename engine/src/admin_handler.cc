@@ -16,10 +16,10 @@
 #include "boost/asio/post.hpp"
 #include "boost/json/parse.hpp"
 #include "boost/json/serialize.hpp"
-#include "storage/conversions.h"
 #include "boost/json/value.hpp"
 #include "engine/handlers.h"
 #include "engine/url.h"
+#include "storage/conversions.h"
 
 namespace ricochet::engine {
 namespace http = boost::beast::http;
@@ -51,7 +51,8 @@ bool TokenMatches(const Request& req, const std::string& token) {
   if (it == req.end()) return false;
   std::string_view v = it->value();
   constexpr std::string_view kBearer = "Bearer ";
-  if (v.size() < kBearer.size() || !absl::EqualsIgnoreCase(ToAbsl(v.substr(0, kBearer.size())), ToAbsl(kBearer))) {
+  if (v.size() < kBearer.size() ||
+      !absl::EqualsIgnoreCase(ToAbsl(v.substr(0, kBearer.size())), ToAbsl(kBearer))) {
     return false;
   }
   v.remove_prefix(kBearer.size());
@@ -83,7 +84,8 @@ void AdminHandler::Handle(Request&& req, const RequestContext& ctx, Responder re
   if (HandleHealth(s_, req, path, respond)) return;
   if (path == "/metrics") {
     if (req.method() != http::verb::get) {
-      Response res = JsonError(req.version(), http::status::method_not_allowed, "method_not_allowed");
+      Response res =
+          JsonError(req.version(), http::status::method_not_allowed, "method_not_allowed");
       res.set(http::field::allow, "GET");
       respond.Send(Route::kMetrics, std::move(res));
       return;
@@ -116,17 +118,20 @@ void AdminHandler::Handle(Request&& req, const RequestContext& ctx, Responder re
     return;
   }
   // Everything behind the token may scan or fsync: off the I/O thread.
-  boost::asio::post(*s_.blocking_pool, [this, req = std::move(req), r = std::move(respond)]() mutable {
-    std::string_view p, q;
-    SplitTarget(req.target(), &p, &q);
-    r.Send(Route::kAdminApi, HandleApi(req, p, q));
-  });
+  boost::asio::post(*s_.blocking_pool,
+                    [this, req = std::move(req), r = std::move(respond)]() mutable {
+                      std::string_view p, q;
+                      SplitTarget(req.target(), &p, &q);
+                      r.Send(Route::kAdminApi, HandleApi(req, p, q));
+                    });
 }
 
-Response AdminHandler::HandleApi(const Request& req, std::string_view path, std::string_view query) {
+Response AdminHandler::HandleApi(const Request& req, std::string_view path,
+                                 std::string_view query) {
   const unsigned version = req.version();
   std::vector<std::string_view> parts;  // "api", ...
-  for (absl::string_view part : absl::StrSplit(ToAbsl(path.substr(1)), '/')) parts.push_back(ToStd(part));
+  for (absl::string_view part : absl::StrSplit(ToAbsl(path.substr(1)), '/'))
+    parts.push_back(ToStd(part));
   const http::verb method = req.method();
   auto not_allowed = [&](std::string_view allow) {
     Response res = JsonError(version, http::status::method_not_allowed, "method_not_allowed");
@@ -229,7 +234,8 @@ Response AdminHandler::PutOffer(const Request& req, std::string_view id) {
 Response AdminHandler::PutAffiliate(const Request& req, std::string_view id) {
   Affiliate aff;
   FieldError error;
-  if (!ParseAffiliate(id, req.body(), &aff, &error)) return FieldErrorResponse(req.version(), error);
+  if (!ParseAffiliate(id, req.body(), &aff, &error))
+    return FieldErrorResponse(req.version(), error);
   json::object stored = AffiliateToJson(aff);
   std::lock_guard<std::mutex> lock(*s_.config_mu);
   auto next = std::make_shared<Catalog>(*s_.catalog->Snapshot());
@@ -243,7 +249,8 @@ Response AdminHandler::PutAffiliate(const Request& req, std::string_view id) {
     const Affiliate* up = next->FindAffiliate(cursor);
     cursor = up == nullptr ? std::string_view() : std::string_view(up->parent);
   }
-  if (absl::Status st = s_.store->PutConfig("affiliate", aff.id, json::serialize(stored)); !st.ok()) {
+  if (absl::Status st = s_.store->PutConfig("affiliate", aff.id, json::serialize(stored));
+      !st.ok()) {
     return StorageError(req.version(), s_, st, "put affiliate");
   }
   std::string key = aff.id;
@@ -258,7 +265,8 @@ Response AdminHandler::GetClick(const Request& req, std::string_view id) {
   (void)s_.clicks->Flush(kFlushTimeout);  // see the caller's own recent clicks
   absl::StatusOr<std::optional<storage::ClickRecord>> click = s_.store->GetClick(info->time_ms, id);
   if (!click.ok()) return StorageError(req.version(), s_, click.status(), "get click");
-  if (!click->has_value()) return JsonError(req.version(), http::status::not_found, "unknown_click");
+  if (!click->has_value())
+    return JsonError(req.version(), http::status::not_found, "unknown_click");
   const storage::ClickRecord& c = **click;
   json::object o;
   o["click_id"] = c.click_id;
@@ -406,12 +414,14 @@ json::object ConversionToJson(const storage::ConversionRecord& c) {
   o["click_id"] = c.click_id;
   o["event"] = c.event;
   o["order_id"] = c.order_id.empty() ? json::value(nullptr) : json::value(c.order_id);
-  o["amount"] = c.has_amount ? json::value(attribution::FormatMicros(c.amount, Decimals(c.currency)))
-                             : json::value(nullptr);
+  o["amount"] = c.has_amount
+                    ? json::value(attribution::FormatMicros(c.amount, Decimals(c.currency)))
+                    : json::value(nullptr);
   o["currency"] = c.currency;
   o["status"] = attribution::StatusName(c.status);
-  o["reason"] = c.reason == attribution::Reason::kNone ? json::value(nullptr)
-                                                        : json::value(attribution::ReasonName(c.reason));
+  o["reason"] = c.reason == attribution::Reason::kNone
+                    ? json::value(nullptr)
+                    : json::value(attribution::ReasonName(c.reason));
   o["time"] = Rfc3339(c.time_ms);
   o["updated"] = Rfc3339(c.updated_ms);
   o["click_time"] = Rfc3339(c.click_time_ms);
@@ -430,7 +440,8 @@ json::object ConversionToJson(const storage::ConversionRecord& c) {
 Response AdminHandler::GetConversion(const Request& req, std::string_view id) {
   auto c = s_.store->GetConversion(id);
   if (!c.ok()) return StorageError(req.version(), s_, c.status(), "get conversion");
-  if (!c->has_value()) return JsonError(req.version(), http::status::not_found, "unknown_conversion");
+  if (!c->has_value())
+    return JsonError(req.version(), http::status::not_found, "unknown_conversion");
   return Json(req.version(), ConversionToJson(**c));
 }
 
@@ -439,19 +450,20 @@ Response AdminHandler::ChangeStatus(const Request& req, std::string_view id) {
   json::value body = json::parse(req.body(), ec);
   if (ec || !body.is_object() || !body.get_object().if_contains("status") ||
       !body.get_object().at("status").is_string()) {
-    return JsonError(req.version(), http::status::bad_request, "bad_json",
-                     R"("message":"body must be {\"status\": \"approved|rejected|reversed\", \"reason\": \"...\"}")");
+    return JsonError(
+        req.version(), http::status::bad_request, "bad_json",
+        R"("message":"body must be {\"status\": \"approved|rejected|reversed\", \"reason\": \"...\"}")");
   }
   std::string status(body.get_object().at("status").get_string());
   // This pool thread waits for the conversion writer's fsync; the I/O threads do not.
   std::promise<ServiceReply> promise;
   std::future<ServiceReply> future = promise.get_future();
-  s_.conversions->SubmitStatusChange(std::string(id), status, [&promise](ServiceReply r) {
-    promise.set_value(std::move(r));
-  });
+  s_.conversions->SubmitStatusChange(
+      std::string(id), status, [&promise](ServiceReply r) { promise.set_value(std::move(r)); });
   ServiceReply reply = future.get();
   if (reply.status != 200) {
-    return JsonResponse(req.version(), static_cast<http::status>(reply.status), std::move(reply.body));
+    return JsonResponse(req.version(), static_cast<http::status>(reply.status),
+                        std::move(reply.body));
   }
   return GetConversion(req, id);
 }
@@ -463,7 +475,8 @@ Response AdminHandler::GetLedger(const Request& req, std::string_view query) {
     if (name == "from") from_s.assign(value);
     if (name == "to") to_s.assign(value);
   });
-  std::optional<int32_t> from = from_s.empty() ? std::optional<int32_t>(INT32_MIN) : ParseDay(from_s);
+  std::optional<int32_t> from =
+      from_s.empty() ? std::optional<int32_t>(INT32_MIN) : ParseDay(from_s);
   std::optional<int32_t> to = to_s.empty() ? std::optional<int32_t>(INT32_MAX) : ParseDay(to_s);
   if (!from || !to) {
     return JsonError(req.version(), http::status::bad_request, "bad_date",
@@ -525,19 +538,22 @@ Response AdminHandler::CreatePayout(const Request& req) {
   boost::system::error_code ec;
   json::value body = json::parse(req.body(), ec);
   if (ec || !body.is_object()) {
-    return JsonError(req.version(), http::status::bad_request, "bad_json",
-                     R"("message":"body must be {\"currency\": \"USD\", \"min_amount\": \"50.00\"}")");
+    return JsonError(
+        req.version(), http::status::bad_request, "bad_json",
+        R"("message":"body must be {\"currency\": \"USD\", \"min_amount\": \"50.00\"}")");
   }
   const json::object& o = body.get_object();
   const json::value* cur = o.if_contains("currency");
   std::optional<std::string> currency;
-  if (cur != nullptr && cur->is_string()) currency = attribution::NormalizeCurrency(cur->get_string());
+  if (cur != nullptr && cur->is_string())
+    currency = attribution::NormalizeCurrency(cur->get_string());
   if (!currency) return JsonError(req.version(), http::status::bad_request, "bad_currency");
   attribution::Micros min_amount = 0;
   if (const json::value* m = o.if_contains("min_amount"); m != nullptr && !m->is_null()) {
     absl::StatusOr<attribution::Micros> parsed =
-        m->is_string() ? attribution::ParseDecimal(m->get_string())
-                       : absl::StatusOr<attribution::Micros>(absl::InvalidArgumentError("not a string"));
+        m->is_string()
+            ? attribution::ParseDecimal(m->get_string())
+            : absl::StatusOr<attribution::Micros>(absl::InvalidArgumentError("not a string"));
     if (!parsed.ok()) {
       return JsonError(req.version(), http::status::bad_request, "bad_amount",
                        R"("message":"min_amount must be a decimal string such as \"50.00\"")");
@@ -546,11 +562,11 @@ Response AdminHandler::CreatePayout(const Request& req) {
   }
   std::promise<ServiceReply> promise;
   std::future<ServiceReply> future = promise.get_future();
-  s_.conversions->SubmitPayout(*currency, min_amount, [&promise](ServiceReply r) {
-    promise.set_value(std::move(r));
-  });
+  s_.conversions->SubmitPayout(*currency, min_amount,
+                               [&promise](ServiceReply r) { promise.set_value(std::move(r)); });
   ServiceReply reply = future.get();
-  return JsonResponse(req.version(), static_cast<http::status>(reply.status), std::move(reply.body));
+  return JsonResponse(req.version(), static_cast<http::status>(reply.status),
+                      std::move(reply.body));
 }
 
 Response AdminHandler::ListOutbox(const Request& req, std::string_view query) {
@@ -593,7 +609,8 @@ Response AdminHandler::GetPayout(const Request& req, std::string_view name) {
   std::string_view id = csv ? name.substr(0, name.size() - 4) : name;
   auto payout = s_.store->GetPayout(id);
   if (!payout.ok()) return StorageError(req.version(), s_, payout.status(), "get payout");
-  if (!payout->has_value()) return JsonError(req.version(), http::status::not_found, "unknown_payout");
+  if (!payout->has_value())
+    return JsonError(req.version(), http::status::not_found, "unknown_payout");
   const storage::PayoutRecord& p = **payout;
   const int d = Decimals(p.currency);
   if (csv) {
@@ -605,7 +622,8 @@ Response AdminHandler::GetPayout(const Request& req, std::string_view name) {
     }
     Response res(http::status::ok, req.version());
     res.set(http::field::content_type, "text/csv; charset=utf-8");
-    res.set(http::field::content_disposition, absl::StrCat("attachment; filename=\"", ToAbsl(id), ".csv\""));
+    res.set(http::field::content_disposition,
+            absl::StrCat("attachment; filename=\"", ToAbsl(id), ".csv\""));
     res.set(http::field::cache_control, "no-store");
     res.body() = std::move(body);
     res.prepare_payload();

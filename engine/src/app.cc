@@ -1,5 +1,6 @@
 #include "engine/app.h"
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -7,7 +8,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "attribution/sv.h"
-#include <cstring>
 
 namespace ricochet::engine {
 namespace {
@@ -25,10 +25,11 @@ absl::StatusOr<std::vector<std::string>> ReadBotList(const std::string& path) {
   return patterns;
 }
 
-absl::StatusOr<std::shared_ptr<const Catalog>> LoadCatalog(storage::Store& store,
-                                                           const Logger& log, int retention_days) {
+absl::StatusOr<std::shared_ptr<const Catalog>> LoadCatalog(storage::Store& store, const Logger& log,
+                                                           int retention_days) {
   auto catalog = std::make_shared<Catalog>();
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> offers = store.ListConfig("offer");
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> offers =
+      store.ListConfig("offer");
   if (!offers.ok()) return offers.status();
   for (const auto& [id, text] : *offers) {
     Offer o;
@@ -43,7 +44,8 @@ absl::StatusOr<std::shared_ptr<const Catalog>> LoadCatalog(storage::Store& store
     }
     catalog->offers[id] = std::make_shared<const Offer>(std::move(o));
   }
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> affs = store.ListConfig("affiliate");
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> affs =
+      store.ListConfig("affiliate");
   if (!affs.ok()) return affs.status();
   for (const auto& [id, text] : *affs) {
     Affiliate a;
@@ -98,12 +100,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
     for (char& ch : fresh) ch = static_cast<char>(rd() & 0xff);
     absl::StatusOr<std::string> stored = app->store_->LoadOrCreateMeta("click_secret", fresh);
     if (!stored.ok()) return stored.status();
-    if (stored->size() != kSecretBytes) return absl::DataLossError("stored click secret is corrupt");
+    if (stored->size() != kSecretBytes)
+      return absl::DataLossError("stored click secret is corrupt");
     std::memcpy(secret.data(), stored->data(), kSecretBytes);
   }
   app->click_ids_ = std::make_unique<ClickIdCodec>(secret);
 
-  absl::StatusOr<std::shared_ptr<const Catalog>> catalog = LoadCatalog(*app->store_, app->log_, c.retention_days);
+  absl::StatusOr<std::shared_ptr<const Catalog>> catalog =
+      LoadCatalog(*app->store_, app->log_, c.retention_days);
   if (!catalog.ok()) return catalog.status();
   app->catalog_ = std::make_unique<CatalogHolder>(*catalog, static_cast<size_t>(c.threads));
 
@@ -111,10 +115,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   ClickPipelineOptions po;
   po.wal_sync_ms = c.wal_sync_ms;
   po.queue_limit = c.click_queue_limit;
-  app->clicks_ = std::make_unique<ClickPipeline>(app->store_.get(), app->metrics_.get(), &app->log_, po);
-  app->conversions_ = std::make_unique<ConversionService>(
-      app->store_.get(), app->catalog_.get(), app->click_ids_.get(), app->clicks_.get(), &app->log_,
-      c.partition);
+  app->clicks_ =
+      std::make_unique<ClickPipeline>(app->store_.get(), app->metrics_.get(), &app->log_, po);
+  app->conversions_ = std::make_unique<ConversionService>(app->store_.get(), app->catalog_.get(),
+                                                          app->click_ids_.get(), app->clicks_.get(),
+                                                          &app->log_, c.partition);
   // Reads the ledger head: a database whose chain cannot be read must not take money.
   if (absl::Status st = app->conversions_->Start(); !st.ok()) return st;
   app->pool_ = std::make_unique<boost::asio::thread_pool>(2);
@@ -145,7 +150,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   ho.write_timeout = std::chrono::seconds(c.write_timeout_s);
   ho.max_pipeline = c.max_pipeline;
   app->server_ = std::make_unique<HttpServer>(ho, app->metrics_.get(), &app->log_);
-  if (absl::Status st = app->server_->Listen(Listener::kPublic, c.listen, app->tracking_.get()); !st.ok()) {
+  if (absl::Status st = app->server_->Listen(Listener::kPublic, c.listen, app->tracking_.get());
+      !st.ok()) {
     return absl::UnavailableError(absl::StrCat("--listen: ", st.message()));
   }
   if (absl::Status st = app->server_->Listen(Listener::kAdmin, c.admin_listen, app->admin_.get());
@@ -173,9 +179,9 @@ void App::Stop() {
   log_.Info("ricochet stopping: draining connections");
   server_->Shutdown(std::chrono::seconds(config_.drain_timeout_s));
   conversions_->Stop();  // every queued postback answered (durable or 503)
-  pool_->join();      // admin work in flight finishes (its answers may no longer be sent)
-  server_.reset();    // sessions die while their io_contexts still exist
-  clicks_->Stop();    // every queued click written and fsynced
+  pool_->join();         // admin work in flight finishes (its answers may no longer be sent)
+  server_.reset();       // sessions die while their io_contexts still exist
+  clicks_->Stop();       // every queued click written and fsynced
   if (absl::Status st = store_->Close(); !st.ok()) {
     log_.Error("closing the database failed", {{"error", st.ToString()}});
   } else {

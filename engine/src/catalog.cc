@@ -41,7 +41,8 @@ class Fields {
     std::string_view s = v->get_string();
     if (s.size() > max_len || HasControlChars(s)) {
       Fail("bad_field", std::string(name),
-           absl::StrCat(ToAbsl(name), " must be at most ", max_len, " bytes without control characters"));
+           absl::StrCat(ToAbsl(name), " must be at most ", max_len,
+                        " bytes without control characters"));
       return;
     }
     out->assign(s);
@@ -103,7 +104,8 @@ class Fields {
     } else if (v->is_string() && v->get_string() == "paused") {
       *active = false;
     } else {
-      Fail("bad_status", std::string(name), absl::StrCat(ToAbsl(name), " must be \"active\" or \"paused\""));
+      Fail("bad_status", std::string(name),
+           absl::StrCat(ToAbsl(name), " must be \"active\" or \"paused\""));
     }
   }
 
@@ -172,7 +174,8 @@ bool ParsePlan(const json::value& v, attribution::Plan* plan, FieldError* error)
     }
     for (const auto& [name, rate_v] : events->get_object()) {
       attribution::Rate rate;
-      if (!ParseRate(rate_v, absl::StrCat("plan.events.", ToAbsl(std::string_view(name))), &rate, error)) {
+      if (!ParseRate(rate_v, absl::StrCat("plan.events.", ToAbsl(std::string_view(name))), &rate,
+                     error)) {
         return false;
       }
       plan->events[std::string(name)] = rate;
@@ -330,8 +333,7 @@ bool ParseOffer(std::string_view id, std::string_view text, Offer* out, FieldErr
   return true;
 }
 
-bool ParseAffiliate(std::string_view id, std::string_view text, Affiliate* out,
-                    FieldError* error) {
+bool ParseAffiliate(std::string_view id, std::string_view text, Affiliate* out, FieldError* error) {
   json::object obj;
   if (!CheckId(id, error) || !ParseObject(text, &obj, error) || !CheckBodyId(obj, id, error)) {
     return false;
@@ -366,7 +368,8 @@ json::object OfferToJson(const Offer& o) {
   j["id"] = o.id;
   j["name"] = o.name;
   j["url"] = o.url.text();
-  j["fallback_url"] = o.fallback_url.empty() ? json::value(nullptr) : json::value(o.fallback_url.text());
+  j["fallback_url"] =
+      o.fallback_url.empty() ? json::value(nullptr) : json::value(o.fallback_url.text());
   j["status"] = o.active ? "active" : "paused";
   j["currency"] = o.currency;
   j["attribution"] = o.attribution == Attribution::kLastClick ? "last_click" : "first_click";
@@ -376,7 +379,8 @@ json::object OfferToJson(const Offer& o) {
   j["daily_conversion_cap"] = o.daily_conversion_cap;
   j["min_ctit_s"] = o.min_ctit_s;
   j["default_status"] = attribution::StatusName(o.default_status);
-  j["postback_token"] = o.postback_token.empty() ? json::value(nullptr) : json::value(o.postback_token);
+  j["postback_token"] =
+      o.postback_token.empty() ? json::value(nullptr) : json::value(o.postback_token);
   j["allow_pixel"] = o.allow_pixel;
   j["plan"] = PlanToJson(o.plan, decimals);
   return j;
@@ -388,7 +392,8 @@ json::object AffiliateToJson(const Affiliate& a) {
   j["name"] = a.name;
   j["status"] = a.active ? "active" : "paused";
   j["parent"] = a.parent.empty() ? json::value(nullptr) : json::value(a.parent);
-  j["postback_url"] = a.postback_url.empty() ? json::value(nullptr) : json::value(a.postback_url.text());
+  j["postback_url"] =
+      a.postback_url.empty() ? json::value(nullptr) : json::value(a.postback_url.text());
   j["plan"] = a.plan ? json::value(PlanToJson(*a.plan, 2)) : json::value(nullptr);
   return j;
 }

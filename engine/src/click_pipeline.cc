@@ -7,7 +7,12 @@ namespace ricochet::engine {
 
 ClickPipeline::ClickPipeline(storage::Store* store, Metrics* metrics, const Logger* log,
                              ClickPipelineOptions options)
-    : store_(store), metrics_(metrics), log_(log), options_(options), head_(&stub_), tail_(&stub_) {}
+    : store_(store),
+      metrics_(metrics),
+      log_(log),
+      options_(options),
+      head_(&stub_),
+      tail_(&stub_) {}
 
 ClickPipeline::~ClickPipeline() {
   Stop();
@@ -30,7 +35,8 @@ void ClickPipeline::Stop() {
 }
 
 bool ClickPipeline::Submit(std::unique_ptr<PendingClick> click) {
-  uint64_t depth = submitted_.load(std::memory_order_relaxed) - processed_.load(std::memory_order_relaxed);
+  uint64_t depth =
+      submitted_.load(std::memory_order_relaxed) - processed_.load(std::memory_order_relaxed);
   if (depth >= options_.queue_limit) {
     metrics_->CountClicksDropped(metrics_->other_shard(), 1);
     return false;
@@ -81,9 +87,8 @@ bool ClickPipeline::Flush(std::chrono::milliseconds timeout) {
     // Make sure a sleeping writer looks at the queue now.
     wake_cv_.notify_one();
   }
-  return flushed_cv_.wait_for(lock, timeout, [&] {
-    return processed_.load(std::memory_order_acquire) >= target;
-  });
+  return flushed_cv_.wait_for(lock, timeout,
+                              [&] { return processed_.load(std::memory_order_acquire) >= target; });
 }
 
 uint64_t ClickPipeline::depth() const {
@@ -138,8 +143,8 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
     attribution::ClickFacts& f = facts[i];
     if (lookup_index[i] != SIZE_MAX) {
       auto it = taken.find(c.dedupe_key);
-      f.dedupe_slot_ms = it != taken.end() ? std::optional<int64_t>(it->second)
-                                           : (*slots)[lookup_index[i]];
+      f.dedupe_slot_ms =
+          it != taken.end() ? std::optional<int64_t>(it->second) : (*slots)[lookup_index[i]];
     }
     c.record.klass = attribution::Classify(f);
     // A fallback click is never attributable: it must not make the visitor's first real click
@@ -162,7 +167,8 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
     }
   } else {
     unsynced_ = true;
-    for (const storage::ClickRecord& r : records) metrics_->CountClick(metrics_->other_shard(), r.klass);
+    for (const storage::ClickRecord& r : records)
+      metrics_->CountClick(metrics_->other_shard(), r.klass);
   }
 }
 

@@ -16,9 +16,9 @@ absl::Status ParseNumber(std::string_view flag, std::string_view text, T min, T 
   T v{};
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || ptr != text.data() + text.size() || v < min || v > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", ToAbsl(flag), ": expected a whole number from ", min, " to ", max, ", got '",
-                     ToAbsl(text), "'"));
+    return absl::InvalidArgumentError(absl::StrCat("--", ToAbsl(flag),
+                                                   ": expected a whole number from ", min, " to ",
+                                                   max, ", got '", ToAbsl(text), "'"));
   }
   *out = v;
   return absl::OkStatus();
@@ -52,14 +52,16 @@ absl::StatusOr<Endpoint> ParseEndpoint(std::string_view text) {
   if (!text.empty() && text[0] == '[') {
     size_t close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return absl::InvalidArgumentError(absl::StrCat("bad address '", ToAbsl(text), "' (want [v6]:port)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad address '", ToAbsl(text), "' (want [v6]:port)"));
     }
     e.host.assign(text.substr(1, close - 1));
     port = text.substr(close + 2);
   } else {
     size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("bad address '", ToAbsl(text), "' (want host:port)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad address '", ToAbsl(text), "' (want host:port)"));
     }
     e.host.assign(text.substr(0, colon));
     port = text.substr(colon + 1);
@@ -118,9 +120,11 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv)
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") return absl::NotFoundError(ServerUsage());
-    if (arg == "--version") return absl::NotFoundError(absl::StrCat("ricochet ", RICOCHET_VERSION, "\n"));
+    if (arg == "--version")
+      return absl::NotFoundError(absl::StrCat("ricochet ", RICOCHET_VERSION, "\n"));
     if (arg.substr(0, 2) != "--") {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", ToAbsl(arg), "' (see --help)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument '", ToAbsl(arg), "' (see --help)"));
     }
     std::string_view name = arg.substr(2);
     std::string_view value;
@@ -130,14 +134,17 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv)
       name = name.substr(0, eq);
     } else {
       if (i + 1 >= argc) {
-        return absl::InvalidArgumentError(absl::StrCat("--", ToAbsl(name), " needs a value (see --help)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", ToAbsl(name), " needs a value (see --help)"));
       }
       value = argv[++i];
     }
     absl::Status s;
     if (name == "listen" || name == "admin-listen") {
       absl::StatusOr<Endpoint> e = ParseEndpoint(value);
-      if (!e.ok()) return absl::InvalidArgumentError(absl::StrCat("--", ToAbsl(name), ": ", e.status().message()));
+      if (!e.ok())
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", ToAbsl(name), ": ", e.status().message()));
       (name == "listen" ? c.listen : c.admin_listen) = *e;
     } else if (name == "data") {
       if (value.empty()) return absl::InvalidArgumentError("--data: must not be empty");
@@ -150,7 +157,8 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv)
         std::string_view part = ToStd(apart);
         absl::StatusOr<Cidr> cidr = Cidr::Parse(part);
         if (!cidr.ok()) {
-          return absl::InvalidArgumentError(absl::StrCat("--trusted-proxy: ", cidr.status().message()));
+          return absl::InvalidArgumentError(
+              absl::StrCat("--trusted-proxy: ", cidr.status().message()));
         }
         c.trusted_proxies.push_back(*cidr);
       }
@@ -193,7 +201,8 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv)
       }
       c.log_level.assign(value);
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", ToAbsl(name), " (see --help)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag --", ToAbsl(name), " (see --help)"));
     }
     if (!s.ok()) return s;
   }
@@ -216,7 +225,8 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv)
   }
   for (char ch : c.admin_token) {
     if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f) {
-      return absl::InvalidArgumentError("--admin-token: must not contain spaces or control characters");
+      return absl::InvalidArgumentError(
+          "--admin-token: must not contain spaces or control characters");
     }
   }
   return c;

@@ -68,8 +68,8 @@ struct ConversionService::Batch {
   storage::ConversionBatch out;
   std::map<std::string, storage::ConversionRecord> by_key;  // touched in this batch
   std::map<std::string, std::string> key_of_id;
-  std::set<std::string> dirty;                                // keys to write
-  std::map<std::pair<std::string, int32_t>, int64_t> today;   // (offer, day) pending deltas
+  std::set<std::string> dirty;                               // keys to write
+  std::map<std::pair<std::string, int32_t>, int64_t> today;  // (offer, day) pending deltas
   std::map<std::tuple<std::string, std::string, int32_t>, int64_t> month;
   uint64_t seq = 0;
   std::string hash;
@@ -122,7 +122,8 @@ void ConversionService::SubmitPostback(PostbackParams params, Done done) {
   Submit(std::move(r));
 }
 
-void ConversionService::SubmitStatusChange(std::string conversion_id, std::string status, Done done) {
+void ConversionService::SubmitStatusChange(std::string conversion_id, std::string status,
+                                           Done done) {
   Request r;
   r.kind = Request::kStatusChange;
   r.conversion_id = std::move(conversion_id);
@@ -131,7 +132,8 @@ void ConversionService::SubmitStatusChange(std::string conversion_id, std::strin
   Submit(std::move(r));
 }
 
-void ConversionService::SubmitPayout(std::string currency, attribution::Micros min_amount, Done done) {
+void ConversionService::SubmitPayout(std::string currency, attribution::Micros min_amount,
+                                     Done done) {
   Request r;
   r.kind = Request::kPayout;
   r.status = std::move(currency);
@@ -174,7 +176,8 @@ void ConversionService::ProcessBatch(std::deque<Request>& requests) {
     } else {
       for (; i < requests.size() && requests[i].kind != Request::kPayout; ++i) {
         const Request& r = requests[i];
-        replies.push_back(r.kind == Request::kPostback ? HandlePostback(r, b) : HandleStatusChange(r, b));
+        replies.push_back(r.kind == Request::kPostback ? HandlePostback(r, b)
+                                                       : HandleStatusChange(r, b));
       }
     }
     Commit(b, replies);
@@ -224,13 +227,15 @@ std::string ConversionService::NewId(std::string_view prefix, int64_t now_ms) {
   uint8_t raw[12];
   raw[0] = static_cast<uint8_t>(partition_ >> 8);
   raw[1] = static_cast<uint8_t>(partition_);
-  for (int i = 0; i < 6; ++i) raw[2 + i] = static_cast<uint8_t>(static_cast<uint64_t>(now_ms) >> (8 * (5 - i)));
+  for (int i = 0; i < 6; ++i)
+    raw[2 + i] = static_cast<uint8_t>(static_cast<uint64_t>(now_ms) >> (8 * (5 - i)));
   uint32_t n = ++id_counter_;
   for (int i = 0; i < 4; ++i) raw[8 + i] = static_cast<uint8_t>(n >> (8 * (3 - i)));
   return std::string(prefix) + Base64UrlEncode(raw, sizeof(raw));
 }
 
-void ConversionService::ApplyTransition(Batch& b, storage::ConversionRecord& c, ConversionStatus to) {
+void ConversionService::ApplyTransition(Batch& b, storage::ConversionRecord& c,
+                                        ConversionStatus to) {
   const ConversionStatus from = c.status;
   for (const storage::Beneficiary& ben : c.commissions) {
     std::optional<attribution::EntrySpec> spec = attribution::TransitionEntry(from, to, ben.amount);
@@ -326,7 +331,8 @@ ServiceReply ConversionService::HandlePostback(const Request& r, Batch& b) {
     }
   }
   if (click_id.empty() && p.click_id && !p.click_id->empty()) click_id = *p.click_id;
-  if (click_id.empty()) return tried_visitor ? Error(404, "unknown_click") : Error(400, "bad_click_id");
+  if (click_id.empty())
+    return tried_visitor ? Error(404, "unknown_click") : Error(400, "bad_click_id");
   std::optional<ClickIdInfo> info = click_ids_->Verify(click_id);
   if (!info) return Error(400, "bad_click_id");
   auto click = store_->GetClick(info->time_ms, click_id);
@@ -376,10 +382,11 @@ ServiceReply ConversionService::HandlePostback(const Request& r, Batch& b) {
 
   // 3. Idempotency: (offer, order_id), else (click, event).
   const bool by_order = p.order_id && !p.order_id->empty();
-  const std::string key = by_order ? absl::StrCat("o", absl::string_view("\0", 1), ToAbsl(offer->id),
-                                                  absl::string_view("\0", 1), ToAbsl(*p.order_id))
-                                   : absl::StrCat("c", absl::string_view("\0", 1), ToAbsl(click_id),
-                                                  absl::string_view("\0", 1), ToAbsl(event));
+  const std::string key = by_order
+                              ? absl::StrCat("o", absl::string_view("\0", 1), ToAbsl(offer->id),
+                                             absl::string_view("\0", 1), ToAbsl(*p.order_id))
+                              : absl::StrCat("c", absl::string_view("\0", 1), ToAbsl(click_id),
+                                             absl::string_view("\0", 1), ToAbsl(event));
   absl::StatusOr<std::optional<storage::ConversionRecord>> existing = Lookup(b, key);
   if (!existing.ok()) return Error(503, "storage_unavailable");
   if (existing->has_value()) {
@@ -425,7 +432,8 @@ ServiceReply ConversionService::HandlePostback(const Request& r, Batch& b) {
       cr.ancestors.push_back({a->id, a->active});
       up = a->parent;
     }
-    absl::StatusOr<std::vector<attribution::Commission>> computed = attribution::ComputeCommissions(cr);
+    absl::StatusOr<std::vector<attribution::Commission>> computed =
+        attribution::ComputeCommissions(cr);
     if (absl::IsNotFound(computed.status())) return Error(422, "unknown_event");
     if (!computed.ok()) return Error(400, "bad_amount");
     commissions = std::move(*computed);
@@ -577,12 +585,14 @@ absl::StatusOr<int64_t> ConversionService::CountedToday(const std::string& offer
 }
 
 absl::StatusOr<int64_t> ConversionService::CountedMonth(const std::string& offer,
-                                                        const std::string& affiliate, int32_t month) {
+                                                        const std::string& affiliate,
+                                                        int32_t month) {
   if (month != cached_month_) {
     month_counts_.clear();
     cached_month_ = month;
   }
-  if (auto it = month_counts_.find({offer, affiliate}); it != month_counts_.end()) return it->second;
+  if (auto it = month_counts_.find({offer, affiliate}); it != month_counts_.end())
+    return it->second;
   absl::StatusOr<int64_t> n = store_->CountedMonth(offer, affiliate, month);
   if (n.ok()) month_counts_[{offer, affiliate}] = *n;
   return n;
@@ -597,7 +607,8 @@ ServiceReply ConversionService::HandlePayout(const Request& r, Batch& b) {
     if (e.currency != currency) return true;
     if (e.kind == attribution::LedgerKind::kPayout) {
       entries[e.affiliate] = 0;
-    } else if (auto d = attribution::BalanceEffect(e.kind, e.status, e.amount); d && d->approved != 0) {
+    } else if (auto d = attribution::BalanceEffect(e.kind, e.status, e.amount);
+               d && d->approved != 0) {
       ++entries[e.affiliate];
     }
     return true;
@@ -608,11 +619,13 @@ ServiceReply ConversionService::HandlePayout(const Request& r, Batch& b) {
   payout.currency = currency;
   payout.min_amount = r.min_amount;
   payout.time_ms = b.now_ms;
-  st = store_->ScanBalances(currency, [&](const std::string& affiliate, const storage::BalanceRow& row) {
-    // A reversal after an earlier payout leaves approved negative: it nets off here.
-    if (row.approved <= 0 || row.approved < r.min_amount) return;
-    payout.items.push_back({affiliate, row.approved, entries[affiliate]});
-  });
+  st = store_->ScanBalances(currency,
+                            [&](const std::string& affiliate, const storage::BalanceRow& row) {
+                              // A reversal after an earlier payout leaves approved negative: it
+                              // nets off here.
+                              if (row.approved <= 0 || row.approved < r.min_amount) return;
+                              payout.items.push_back({affiliate, row.approved, entries[affiliate]});
+                            });
   if (!st.ok()) return Error(503, "storage_unavailable");
   json::array items;
   for (const storage::PayoutItem& item : payout.items) {
@@ -627,7 +640,8 @@ ServiceReply ConversionService::HandlePayout(const Request& r, Batch& b) {
     e.status = ConversionStatus::kPaid;
     e.time_ms = b.now_ms;
     b.hash = storage::ChainLedgerEntry(&e, b.hash);
-    b.out.balances.push_back({e.affiliate, currency, *attribution::BalanceEffect(e.kind, e.status, e.amount)});
+    b.out.balances.push_back(
+        {e.affiliate, currency, *attribution::BalanceEffect(e.kind, e.status, e.amount)});
     b.out.entries.push_back(std::move(e));
     items.push_back({{"affiliate", item.affiliate},
                      {"amount", attribution::FormatMicros(item.amount, decimals)}});

@@ -4,12 +4,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "attribution/sv.h"
 #include "absl/strings/str_cat.h"
+#include "attribution/sv.h"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
-#include "boost/asio/write.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "boost/asio/write.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/core/tcp_stream.hpp"
 #include "boost/beast/http/parser.hpp"
@@ -94,7 +94,8 @@ bool IsClientGone(const beast::error_code& ec) {
 }  // namespace
 
 struct HttpServer::Acceptor {
-  Acceptor(asio::io_context& ioc, Listener l, Handler* h) : acceptor(ioc), backoff(ioc), kind(l), handler(h) {}
+  Acceptor(asio::io_context& ioc, Listener l, Handler* h)
+      : acceptor(ioc), backoff(ioc), kind(l), handler(h) {}
   tcp::acceptor acceptor;
   asio::steady_timer backoff;
   Listener kind;
@@ -185,10 +186,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // Wait for the first byte under the idle deadline, then give the request its own deadline.
     idle_wait_ = true;
     stream_.expires_after(opts().idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              self->OnFirstBytes(ec, n);
-                            });
+    stream_.async_read_some(
+        buffer_.prepare(4096),
+        [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnFirstBytes(ec, n); });
   }
 
   void OnFirstBytes(beast::error_code ec, size_t n) {
@@ -220,10 +220,9 @@ class Session : public std::enable_shared_from_this<Session> {
       beast::error_code ignored;
       self->stream_.socket().cancel(ignored);
     });
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              self->OnHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -264,14 +263,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->StopRequestTimer();
-      if (ec) {
-        self->OnReadError(ec);
-      } else {
-        self->OnRequest();
-      }
-    });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->StopRequestTimer();
+                       if (ec) {
+                         self->OnReadError(ec);
+                       } else {
+                         self->OnRequest();
+                       }
+                     });
   }
 
   void StopRequestTimer() {
@@ -352,8 +352,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     writing_ = true;
     stream_.expires_after(opts().write_timeout);
-    http::async_write(stream_, front.response,
-                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+    http::async_write(
+        stream_, front.response,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -410,7 +411,8 @@ Responder::Responder(Responder&&) noexcept = default;
 Responder& Responder::operator=(Responder&&) noexcept = default;
 Responder::~Responder() {
   // A handler that dropped its responder must not leave the connection waiting forever.
-  if (session_) Send(Route::kBadRequest, JsonError(11, http::status::internal_server_error, "internal_error"));
+  if (session_)
+    Send(Route::kBadRequest, JsonError(11, http::status::internal_server_error, "internal_error"));
 }
 
 void Responder::Send(Route route, Response&& response) {
@@ -420,9 +422,10 @@ void Responder::Send(Route route, Response&& response) {
     session->Deliver(seq_, route, std::move(response));
     return;
   }
-  asio::post(session->executor(), [session, seq = seq_, route, res = std::move(response)]() mutable {
-    session->Deliver(seq, route, std::move(res));
-  });
+  asio::post(session->executor(),
+             [session, seq = seq_, route, res = std::move(response)]() mutable {
+               session->Deliver(seq, route, std::move(res));
+             });
 }
 
 HttpServer::HttpServer(HttpServerOptions options, Metrics* metrics, const Logger* log)
@@ -450,8 +453,8 @@ absl::Status HttpServer::Listen(Listener kind, const Endpoint& endpoint, Handler
     if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) probe.bind(ep, ec);
     if (ec) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", endpoint.host, ":", port, ": ",
-                                                 ec.message()));
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", endpoint.host, ":", port, ": ", ec.message()));
     }
     port = probe.local_endpoint().port();
   }
@@ -462,13 +465,14 @@ absl::Status HttpServer::Listen(Listener kind, const Endpoint& endpoint, Handler
     a->acceptor.open(ep.protocol(), ec);
     if (!ec) a->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec && count > 1) {
-      a->acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+      a->acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true),
+                             ec);
     }
     if (!ec) a->acceptor.bind(ep, ec);
     if (!ec) a->acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", endpoint.host, ":", port, ": ",
-                                                 ec.message()));
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", endpoint.host, ":", port, ": ", ec.message()));
     }
     w.acceptors.push_back(std::move(a));
   }
@@ -479,7 +483,8 @@ absl::Status HttpServer::Listen(Listener kind, const Endpoint& endpoint, Handler
 uint16_t HttpServer::port(Listener kind) const { return ports_[size_t(kind)]; }
 
 void HttpServer::Accept(Worker& worker, Acceptor& a) {
-  a.acceptor.async_accept(worker.ioc, [this, &worker, &a](beast::error_code ec, tcp::socket socket) {
+  a.acceptor.async_accept(worker.ioc, [this, &worker, &a](beast::error_code ec,
+                                                          tcp::socket socket) {
     if (ec == asio::error::operation_aborted || stopping_.load(std::memory_order_relaxed)) return;
     if (ec) {
       // Out of descriptors (or memory): pause instead of spinning; a retry a moment later finds
@@ -492,7 +497,8 @@ void HttpServer::Accept(Worker& worker, Acceptor& a) {
       return;
     }
     metrics_->CountConnection(worker.index, a.kind);
-    auto session = std::make_shared<Session>(std::move(socket), *this, worker.ioc, worker.index, a.kind, a.handler);
+    auto session = std::make_shared<Session>(std::move(socket), *this, worker.ioc, worker.index,
+                                             a.kind, a.handler);
     if (worker.sessions.size() >= 1024 && worker.sessions.size() % 1024 == 0) {
       std::erase_if(worker.sessions, [](const std::weak_ptr<Session>& w) { return w.expired(); });
     }

@@ -25,7 +25,9 @@ size_t BucketSlot(int64_t micros) {
 
 std::string_view ListenerName(Listener l) { return l == Listener::kPublic ? "public" : "admin"; }
 
-inline void Inc(std::atomic<uint64_t>& a, uint64_t n = 1) { a.fetch_add(n, std::memory_order_relaxed); }
+inline void Inc(std::atomic<uint64_t>& a, uint64_t n = 1) {
+  a.fetch_add(n, std::memory_order_relaxed);
+}
 
 }  // namespace
 
@@ -75,9 +77,13 @@ void Metrics::RecordRequest(size_t shard, Listener listener, Route route, int st
 void Metrics::CountClick(size_t shard, attribution::ClickClass c) {
   Inc(shards_[shard]->clicks[static_cast<size_t>(c) & 3]);
 }
-void Metrics::CountClicksDropped(size_t shard, uint64_t n) { Inc(shards_[shard]->clicks_dropped, n); }
+void Metrics::CountClicksDropped(size_t shard, uint64_t n) {
+  Inc(shards_[shard]->clicks_dropped, n);
+}
 void Metrics::CountClickWriteError(size_t shard) { Inc(shards_[shard]->click_write_errors); }
-void Metrics::CountConnection(size_t shard, Listener l) { Inc(shards_[shard]->connections[size_t(l)]); }
+void Metrics::CountConnection(size_t shard, Listener l) {
+  Inc(shards_[shard]->connections[size_t(l)]);
+}
 void Metrics::CountAcceptBackoff(size_t shard) { Inc(shards_[shard]->accept_backoffs); }
 
 std::string Metrics::Render(const Gauges& g) const {
@@ -99,12 +105,14 @@ std::string Metrics::Render(const Gauges& g) const {
   for (size_t l = 0; l < size_t(Listener::kCount); ++l) {
     for (size_t r = 0; r < size_t(Route::kCount); ++r) {
       for (size_t c = 0; c < kStatusSlots; ++c) {
-        uint64_t v = sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.requests[l][r][c]; });
+        uint64_t v = sum(
+            [&](const Shard& s) -> const std::atomic<uint64_t>& { return s.requests[l][r][c]; });
         if (v == 0) continue;
         std::string code = c < std::size(kStatusCodes) ? std::to_string(kStatusCodes[c]) : "other";
         absl::StrAppend(&out, "ricochet_http_requests_total{listener=\"",
                         ToAbsl(ListenerName(static_cast<Listener>(l))), "\",route=\"",
-                        ToAbsl(RouteName(static_cast<Route>(r))), "\",code=\"", code, "\"} ", v, "\n");
+                        ToAbsl(RouteName(static_cast<Route>(r))), "\",code=\"", code, "\"} ", v,
+                        "\n");
       }
     }
   }
@@ -118,13 +126,16 @@ std::string Metrics::Render(const Gauges& g) const {
     std::string route(ToAbsl(RouteName(static_cast<Route>(r))));
     std::string lines;
     for (size_t b = 0; b < kBucketSlots; ++b) {
-      cumulative += sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.latency[r][b]; });
-      std::string le = b < std::size(kLatencyBuckets) ? absl::StrFormat("%g", kLatencyBuckets[b]) : "+Inf";
+      cumulative +=
+          sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.latency[r][b]; });
+      std::string le =
+          b < std::size(kLatencyBuckets) ? absl::StrFormat("%g", kLatencyBuckets[b]) : "+Inf";
       absl::StrAppend(&lines, "ricochet_http_request_duration_seconds_bucket{route=\"", route,
                       "\",le=\"", le, "\"} ", cumulative, "\n");
     }
     if (cumulative == 0) continue;
-    uint64_t sum_us = sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.latency_sum_us[r]; });
+    uint64_t sum_us =
+        sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.latency_sum_us[r]; });
     absl::StrAppend(&out, lines, "ricochet_http_request_duration_seconds_sum{route=\"", route,
                     "\"} ", absl::StrFormat("%.6f", static_cast<double>(sum_us) / 1e6), "\n",
                     "ricochet_http_request_duration_seconds_count{route=\"", route, "\"} ",
@@ -136,16 +147,16 @@ std::string Metrics::Render(const Gauges& g) const {
   for (int c = 0; c < 4; ++c) {
     uint64_t v = sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.clicks[c]; });
     absl::StrAppend(&out, "ricochet_clicks_total{class=\"",
-                    ToAbsl(attribution::ClickClassName(static_cast<attribution::ClickClass>(c))), "\"} ", v,
-                    "\n");
+                    ToAbsl(attribution::ClickClassName(static_cast<attribution::ClickClass>(c))),
+                    "\"} ", v, "\n");
   }
   auto counter = [&](std::string_view name, std::string_view help, uint64_t v) {
-    absl::StrAppend(&out, "# HELP ", ToAbsl(name), " ", ToAbsl(help), "\n# TYPE ", ToAbsl(name), " counter\n", ToAbsl(name), " ",
-                    v, "\n");
+    absl::StrAppend(&out, "# HELP ", ToAbsl(name), " ", ToAbsl(help), "\n# TYPE ", ToAbsl(name),
+                    " counter\n", ToAbsl(name), " ", v, "\n");
   };
   auto gauge = [&](std::string_view name, std::string_view help, uint64_t v) {
-    absl::StrAppend(&out, "# HELP ", ToAbsl(name), " ", ToAbsl(help), "\n# TYPE ", ToAbsl(name), " gauge\n", ToAbsl(name), " ", v,
-                    "\n");
+    absl::StrAppend(&out, "# HELP ", ToAbsl(name), " ", ToAbsl(help), "\n# TYPE ", ToAbsl(name),
+                    " gauge\n", ToAbsl(name), " ", v, "\n");
   };
   counter("ricochet_clicks_dropped_total",
           "Clicks redirected but not recorded (queue full or storage failure).",
@@ -158,10 +169,11 @@ std::string Metrics::Render(const Gauges& g) const {
   absl::StrAppend(&out, "# HELP ricochet_connections_total Connections accepted.\n",
                   "# TYPE ricochet_connections_total counter\n");
   for (size_t l = 0; l < size_t(Listener::kCount); ++l) {
-    absl::StrAppend(&out, "ricochet_connections_total{listener=\"",
-                    ToAbsl(ListenerName(static_cast<Listener>(l))), "\"} ",
-                    sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.connections[l]; }),
-                    "\n");
+    absl::StrAppend(
+        &out, "ricochet_connections_total{listener=\"",
+        ToAbsl(ListenerName(static_cast<Listener>(l))), "\"} ",
+        sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.connections[l]; }),
+        "\n");
   }
   absl::StrAppend(&out, "# HELP ricochet_open_connections Connections currently open.\n",
                   "# TYPE ricochet_open_connections gauge\n");

@@ -47,7 +47,8 @@ absl::StatusOr<Cidr> Cidr::Parse(std::string_view text) {
     std::string_view p = text.substr(slash + 1);
     auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), c.prefix_);
     if (ec != std::errc() || ptr != p.data() + p.size() || c.prefix_ < 0 || c.prefix_ > max) {
-      return absl::InvalidArgumentError(absl::StrCat("bad prefix length in CIDR '", ToAbsl(text), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad prefix length in CIDR '", ToAbsl(text), "'"));
     }
   }
   return c;

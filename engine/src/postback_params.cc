@@ -12,8 +12,19 @@
 namespace ricochet::engine {
 namespace {
 
-enum Field { kClickId, kVisitorId, kEvent, kAmount, kCurrency, kOrderId, kStatus, kToken, kOfferId,
-             kReturn, kFieldCount };
+enum Field {
+  kClickId,
+  kVisitorId,
+  kEvent,
+  kAmount,
+  kCurrency,
+  kOrderId,
+  kStatus,
+  kToken,
+  kOfferId,
+  kReturn,
+  kFieldCount
+};
 
 struct Name {
   std::string_view name;
@@ -21,12 +32,15 @@ struct Name {
   int rank;  // lower wins
 };
 constexpr Name kNames[] = {
-    {"click_id", kClickId, 0}, {"transaction_id", kClickId, 1}, {"cid", kClickId, 2},
-    {"clickid", kClickId, 3},  {"subid", kClickId, 4},          {"visitor_id", kVisitorId, 0},
-    {"event", kEvent, 0},      {"goal", kEvent, 1},             {"amount", kAmount, 0},
-    {"sale_amount", kAmount, 1}, {"sum", kAmount, 2},           {"currency", kCurrency, 0},
-    {"order_id", kOrderId, 0}, {"txid", kOrderId, 1},           {"adv_sub", kOrderId, 2},
-    {"status", kStatus, 0},    {"token", kToken, 0},            {"security_token", kToken, 1},
+    {"click_id", kClickId, 0}, {"transaction_id", kClickId, 1},
+    {"cid", kClickId, 2},      {"clickid", kClickId, 3},
+    {"subid", kClickId, 4},    {"visitor_id", kVisitorId, 0},
+    {"event", kEvent, 0},      {"goal", kEvent, 1},
+    {"amount", kAmount, 0},    {"sale_amount", kAmount, 1},
+    {"sum", kAmount, 2},       {"currency", kCurrency, 0},
+    {"order_id", kOrderId, 0}, {"txid", kOrderId, 1},
+    {"adv_sub", kOrderId, 2},  {"status", kStatus, 0},
+    {"token", kToken, 0},      {"security_token", kToken, 1},
     {"offer_id", kOfferId, 0}, {"return", kReturn, 0},
 };
 
@@ -45,10 +59,9 @@ class Collector {
   }
   PostbackParams Result() && {
     PostbackParams p;
-    std::optional<std::string>* out[kFieldCount] = {&p.click_id, &p.visitor_id, &p.event,
-                                                   &p.amount,   &p.currency,   &p.order_id,
-                                                   &p.status,   &p.token,      &p.offer_id,
-                                                   &p.return_format};
+    std::optional<std::string>* out[kFieldCount] = {
+        &p.click_id, &p.visitor_id, &p.event, &p.amount,   &p.currency,
+        &p.order_id, &p.status,     &p.token, &p.offer_id, &p.return_format};
     for (int f = 0; f < kFieldCount; ++f) {
       if (scores_[f] != INT_MAX) *out[f] = std::move(values_[f]);
     }
@@ -162,7 +175,8 @@ BodyKind BodyKindOf(std::string_view content_type, std::string_view body) {
   if (body.empty()) return BodyKind::kNone;
   absl::string_view ct = absl::StripAsciiWhitespace(ToAbsl(content_type));
   if (absl::StartsWithIgnoreCase(ct, "application/json") ||
-      (absl::StartsWithIgnoreCase(ct, "application/") && absl::EndsWithIgnoreCase(ct.substr(0, ct.find(';')), "+json"))) {
+      (absl::StartsWithIgnoreCase(ct, "application/") &&
+       absl::EndsWithIgnoreCase(ct.substr(0, ct.find(';')), "+json"))) {
     return BodyKind::kJson;
   }
   return BodyKind::kForm;

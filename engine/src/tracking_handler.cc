@@ -4,10 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
-#include "engine/click_id.h"
-#include "engine/handlers.h"
 #include "boost/json/parse.hpp"
 #include "boost/json/value.hpp"
+#include "engine/click_id.h"
+#include "engine/handlers.h"
 #include "engine/net.h"
 #include "engine/postback_params.h"
 #include "engine/url.h"
@@ -29,11 +29,10 @@ struct ParamName {
   int rank;
 };
 constexpr ParamName kParams[] = {
-    {"aff", kAff, 0},       {"aff_id", kAff, 1},     {"affid", kAff, 2},
-    {"a_aid", kAff, 3},     {"sub1", kSub1, 0},      {"aff_sub", kSub1, 1},
-    {"sub2", kSub2, 0},     {"aff_sub2", kSub2, 1},  {"sub3", kSub3, 0},
-    {"aff_sub3", kSub3, 1}, {"sub4", kSub4, 0},      {"aff_sub4", kSub4, 1},
-    {"sub5", kSub5, 0},     {"aff_sub5", kSub5, 1},  {"source", kSource, 0},
+    {"aff", kAff, 0},   {"aff_id", kAff, 1},    {"affid", kAff, 2},     {"a_aid", kAff, 3},
+    {"sub1", kSub1, 0}, {"aff_sub", kSub1, 1},  {"sub2", kSub2, 0},     {"aff_sub2", kSub2, 1},
+    {"sub3", kSub3, 0}, {"aff_sub3", kSub3, 1}, {"sub4", kSub4, 0},     {"aff_sub4", kSub4, 1},
+    {"sub5", kSub5, 0}, {"aff_sub5", kSub5, 1}, {"source", kSource, 0},
 };
 
 int64_t NowMillis() {
@@ -42,7 +41,9 @@ int64_t NowMillis() {
       .count();
 }
 
-std::string_view Truncate(std::string_view s, size_t n) { return s.size() > n ? s.substr(0, n) : s; }
+std::string_view Truncate(std::string_view s, size_t n) {
+  return s.size() > n ? s.substr(0, n) : s;
+}
 
 // Value of cookie `name` in a Cookie header, or empty.
 std::string_view FindCookie(std::string_view header, std::string_view name) {
@@ -51,7 +52,8 @@ std::string_view FindCookie(std::string_view header, std::string_view name) {
     std::string_view item = header.substr(0, semi);
     header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    if (item.size() > name.size() && item.substr(0, name.size()) == name && item[name.size()] == '=') {
+    if (item.size() > name.size() && item.substr(0, name.size()) == name &&
+        item[name.size()] == '=') {
       return item.substr(name.size() + 1);
     }
   }
@@ -102,7 +104,8 @@ TrackingHandler::TrackingHandler(const Services& services)
   }
 }
 
-bool HandleHealth(const Services& s, const Request& req, std::string_view path, Responder& respond) {
+bool HandleHealth(const Services& s, const Request& req, std::string_view path,
+                  Responder& respond) {
   Route route;
   if (path == "/healthz") {
     route = Route::kHealthz;
@@ -189,14 +192,15 @@ void TrackingHandler::HandlePostback(Request&& req, Responder respond) {
   }
   // The answer waits for the fsync on the conversion writer; this thread moves on.
   auto r = std::make_shared<Responder>(std::move(respond));
-  s_.conversions->SubmitPostback(std::move(*params), [r, version = req.version()](ServiceReply reply) {
-    Response res(static_cast<http::status>(reply.status), version);
-    res.set(http::field::content_type, reply.plain_text ? "text/plain" : "application/json");
-    res.set(http::field::cache_control, "no-store");
-    res.body() = std::move(reply.body);
-    res.prepare_payload();
-    r->Send(Route::kPostback, std::move(res));
-  });
+  s_.conversions->SubmitPostback(
+      std::move(*params), [r, version = req.version()](ServiceReply reply) {
+        Response res(static_cast<http::status>(reply.status), version);
+        res.set(http::field::content_type, reply.plain_text ? "text/plain" : "application/json");
+        res.set(http::field::cache_control, "no-store");
+        res.body() = std::move(reply.body);
+        res.prepare_payload();
+        r->Send(Route::kPostback, std::move(res));
+      });
 }
 
 void TrackingHandler::HandlePixel(Request&& req, Responder respond) {
@@ -279,10 +283,11 @@ Response TrackingHandler::HandleClick(const Request& req, const RequestContext& 
     }
   });
 
-  const Affiliate* affiliate = IsValidId(params[kAff]) ? catalog.FindAffiliate(params[kAff]) : nullptr;
+  const Affiliate* affiliate =
+      IsValidId(params[kAff]) ? catalog.FindAffiliate(params[kAff]) : nullptr;
   const bool attributable = offer->active && affiliate != nullptr && affiliate->active;
   if (!attributable && offer->fallback_url.empty()) {
-    std::string_view reason = !offer->active      ? "offer_paused"
+    std::string_view reason = !offer->active         ? "offer_paused"
                               : affiliate == nullptr ? "unknown_affiliate"
                                                      : "affiliate_paused";
     return NotFound(version, reason);

@@ -76,7 +76,8 @@ void ForEachQueryParam(std::string_view query,
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     std::string_view raw_name = pair.substr(0, eq);
-    std::string_view raw_value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string_view raw_value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     // Most names and many values need no decoding: avoid the copy then.
     bool name_plain = raw_name.find_first_of("%+") == std::string_view::npos;
     bool value_plain = raw_value.find_first_of("%+") == std::string_view::npos;
@@ -112,7 +113,8 @@ absl::Status ValidateConfiguredUrl(std::string_view url) {
     return absl::InvalidArgumentError("URL contains control characters or whitespace");
   }
   for (unsigned char c : url) {
-    if (c >= 0x80) return absl::InvalidArgumentError("URL contains non-ASCII bytes; percent-encode them");
+    if (c >= 0x80)
+      return absl::InvalidArgumentError("URL contains non-ASCII bytes; percent-encode them");
     if (c == '\\') return absl::InvalidArgumentError("URL contains a backslash");
   }
   std::string_view rest;
@@ -141,14 +143,19 @@ std::string ToValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
     bool ok = len > 0 && i + len <= s.size();
     for (size_t k = 1; ok && k < len; ++k) {
       ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
     }
     if (ok && len > 1) {
       uint32_t cp = c & (0x7F >> len);
-      for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+      for (size_t k = 1; k < len; ++k)
+        cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
       // Overlong forms, UTF-16 surrogates and values past U+10FFFF are not UTF-8.
       static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
       ok = cp >= kMin[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);

@@ -1,8 +1,8 @@
 #include "codec.h"
 
-#include "attribution/calendar.h"
-
 #include <cstring>
+
+#include "attribution/calendar.h"
 
 namespace ricochet::storage::codec {
 namespace {
@@ -278,7 +278,8 @@ bool DecodeConversion(std::string_view value, ConversionRecord* c) {
   c->commissions.resize(static_cast<size_t>(n));
   for (Beneficiary& b : c->commissions) {
     int64_t tier;
-    if (!r.GetLengthPrefixed(&b.affiliate) || !GetI64(r, &tier) || !GetI64(r, &b.amount)) return false;
+    if (!r.GetLengthPrefixed(&b.affiliate) || !GetI64(r, &tier) || !GetI64(r, &b.amount))
+      return false;
     b.tier = static_cast<int>(tier);
   }
   return r.done();

@@ -5,17 +5,17 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "attribution/ledger.h"
 #include "attribution/sv.h"
 #include "codec.h"
 #include "counters.h"
+#include "openssl/sha.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
-#include "openssl/sha.h"
-#include "attribution/ledger.h"
 
 namespace ricochet::storage {
 namespace {
@@ -36,9 +36,9 @@ enum Cf : size_t {
   kOutboxCf,
   kCfCount
 };
-const char* const kCfNames[kCfCount] = {"default",  "clicks",      "click_dedupe",    "visitors",
-                                        "counters", "config",      "meta",            "conversions",
-                                        "conversion_keys", "ledger", "balances", "payouts", "outbox"};
+const char* const kCfNames[kCfCount] = {
+    "default",     "clicks",          "click_dedupe", "visitors", "counters", "config", "meta",
+    "conversions", "conversion_keys", "ledger",       "balances", "payouts",  "outbox"};
 
 absl::Status ToStatus(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -159,8 +159,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   }
 
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s =
-      rocksdb::DB::Open(db_options, options.path, descriptors, &impl->cfs, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &impl->cfs, &raw);
   if (!s.ok()) return ToStatus(s, absl::StrCat("open ", options.path));
   impl->db.reset(raw);
   return std::unique_ptr<Store>(new Store(std::move(impl)));
@@ -169,7 +168,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
 absl::Status Store::PutConfig(std::string_view kind, std::string_view id, std::string_view json) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return ToStatus(impl_->db->Put(wo, impl_->cf(kConfigCf), ConfigKey(kind, id), json), "put config");
+  return ToStatus(impl_->db->Put(wo, impl_->cf(kConfigCf), ConfigKey(kind, id), json),
+                  "put config");
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Store::ListConfig(
@@ -228,16 +228,16 @@ absl::Status Store::WriteClicks(std::span<const ClickRecord> clicks) {
   // Sum counters per report row first: one merge operand per row and batch.
   std::map<std::string, std::array<int64_t, kCounterFieldCount>> counters;
   for (const ClickRecord& c : clicks) {
-    rocksdb::Status s =
-        batch.Put(impl_->cf(kClicksCf), codec::ClickKey(c.time_ms, c.click_id), codec::EncodeClick(c));
+    rocksdb::Status s = batch.Put(impl_->cf(kClicksCf), codec::ClickKey(c.time_ms, c.click_id),
+                                  codec::EncodeClick(c));
     if (!s.ok()) return ToStatus(s, "batch click");
     if (c.dedupe_key) {
       std::string t;
       codec::PutBigEndian64(t, static_cast<uint64_t>(c.time_ms));
-      s = batch.Put(impl_->cf(kDedupeCf),
-                    rocksdb::Slice(reinterpret_cast<const char*>(c.dedupe_key->data()),
-                                   c.dedupe_key->size()),
-                    t);
+      s = batch.Put(
+          impl_->cf(kDedupeCf),
+          rocksdb::Slice(reinterpret_cast<const char*>(c.dedupe_key->data()), c.dedupe_key->size()),
+          t);
       if (!s.ok()) return ToStatus(s, "batch dedupe");
     }
     if (c.attributable && !c.visitor_id.empty()) {
@@ -264,8 +264,8 @@ absl::Status Store::WriteClicks(std::span<const ClickRecord> clicks) {
     }
   }
   for (const auto& [key, values] : counters) {
-    rocksdb::Status s =
-        batch.Merge(impl_->cf(kCountersCf), key, codec::EncodeCounters(values.data(), values.size()));
+    rocksdb::Status s = batch.Merge(impl_->cf(kCountersCf), key,
+                                    codec::EncodeCounters(values.data(), values.size()));
     if (!s.ok()) return ToStatus(s, "batch counters");
   }
   rocksdb::WriteOptions wo;
@@ -343,7 +343,8 @@ absl::Status Store::CompactAllForTest() {
   for (size_t i = 0; i < kCfCount; ++i) {
     rocksdb::CompactRangeOptions o;
     o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    if (absl::Status s = ToStatus(impl_->db->Flush(rocksdb::FlushOptions(), impl_->cf(static_cast<Cf>(i))), "flush");
+    if (absl::Status s = ToStatus(
+            impl_->db->Flush(rocksdb::FlushOptions(), impl_->cf(static_cast<Cf>(i))), "flush");
         !s.ok()) {
       return s;
     }
@@ -369,7 +370,8 @@ absl::Status Store::CommitConversions(const ConversionBatch& b) {
   rocksdb::WriteBatch batch;
   auto check = [](const rocksdb::Status& s) { return ToStatus(s, "batch conversion"); };
   for (const ConversionRecord& c : b.conversions) {
-    if (absl::Status st = check(batch.Put(impl_->cf(kConversionsCf), c.id, codec::EncodeConversion(c)));
+    if (absl::Status st =
+            check(batch.Put(impl_->cf(kConversionsCf), c.id, codec::EncodeConversion(c)));
         !st.ok()) {
       return st;
     }
@@ -391,17 +393,17 @@ absl::Status Store::CommitConversions(const ConversionBatch& b) {
     }
   }
   for (const LedgerEntry& e : b.entries) {
-    if (absl::Status st = check(batch.Put(impl_->cf(kLedgerCf), codec::LedgerKey(e.seq),
-                                          codec::EncodeLedgerEntry(e)));
+    if (absl::Status st = check(
+            batch.Put(impl_->cf(kLedgerCf), codec::LedgerKey(e.seq), codec::EncodeLedgerEntry(e)));
         !st.ok()) {
       return st;
     }
   }
   for (const ConversionBatch::BalanceChange& bc : b.balances) {
     int64_t v[3] = {bc.delta.pending, bc.delta.approved, bc.delta.paid};
-    if (absl::Status st = check(batch.Merge(impl_->cf(kBalancesCf),
-                                            codec::BalanceKey(bc.affiliate, bc.currency),
-                                            codec::EncodeCounters(v, 3)));
+    if (absl::Status st =
+            check(batch.Merge(impl_->cf(kBalancesCf), codec::BalanceKey(bc.affiliate, bc.currency),
+                              codec::EncodeCounters(v, 3)));
         !st.ok()) {
       return st;
     }
@@ -414,12 +416,13 @@ absl::Status Store::CommitConversions(const ConversionBatch& b) {
     row[kRejected] = st.rejected;
     row[kReversed] = st.reversed;
     auto cf = impl_->cf(kCountersCf);
-    absl::Status s1 = check(batch.Merge(cf, codec::CounterKey(st.day, st.offer, st.affiliate, st.sub1),
-                                        codec::EncodeCounters(row.data(), row.size())));
+    absl::Status s1 =
+        check(batch.Merge(cf, codec::CounterKey(st.day, st.offer, st.affiliate, st.sub1),
+                          codec::EncodeCounters(row.data(), row.size())));
     int64_t money[2] = {st.revenue, st.payout};
-    absl::Status s2 = check(batch.Merge(
-        cf, codec::MoneyKey(st.day, st.offer, st.affiliate, st.sub1, st.currency),
-        codec::EncodeCounters(money, 2)));
+    absl::Status s2 =
+        check(batch.Merge(cf, codec::MoneyKey(st.day, st.offer, st.affiliate, st.sub1, st.currency),
+                          codec::EncodeCounters(money, 2)));
     absl::Status s3 = check(batch.Merge(cf, codec::DailyCountKey(st.day, st.offer),
                                         codec::EncodeCounters(&st.counted_today, 1)));
     absl::Status s4 = check(batch.Merge(cf, codec::MonthCountKey(st.month, st.offer, st.affiliate),
@@ -447,7 +450,8 @@ absl::StatusOr<std::optional<ConversionRecord>> Store::GetConversion(std::string
 
 absl::StatusOr<std::optional<std::string>> Store::FindConversionByKey(std::string_view key) {
   std::string value;
-  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kConversionKeysCf), key, &value);
+  rocksdb::Status s =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kConversionKeysCf), key, &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return ToStatus(s, "get conversion key");
   return std::optional<std::string>(std::move(value));
@@ -579,10 +583,13 @@ absl::StatusOr<VerifyReport> Store::VerifyLedger() {
     expect_seq = e.seq + 1;
     LedgerEntry check = e;
     ChainLedgerEntry(&check, prev);
-    if (e.prev_hash != prev) report.problems.push_back(absl::StrCat("entry ", e.seq, ": broken chain"));
-    if (check.hash != e.hash) report.problems.push_back(absl::StrCat("entry ", e.seq, ": hash mismatch"));
+    if (e.prev_hash != prev)
+      report.problems.push_back(absl::StrCat("entry ", e.seq, ": broken chain"));
+    if (check.hash != e.hash)
+      report.problems.push_back(absl::StrCat("entry ", e.seq, ": hash mismatch"));
     prev = e.hash;
-    std::optional<attribution::BalanceDelta> d = attribution::BalanceEffect(e.kind, e.status, e.amount);
+    std::optional<attribution::BalanceDelta> d =
+        attribution::BalanceEffect(e.kind, e.status, e.amount);
     if (!d) {
       report.problems.push_back(absl::StrCat("entry ", e.seq, ": impossible kind/status"));
       return true;
@@ -656,7 +663,8 @@ StoreStats Store::Stats() {
                                           &v)) {
     st.pending_compaction_bytes = v;
   }
-  if (impl_->db->GetIntProperty(impl_->cf(kClicksCf), rocksdb::DB::Properties::kEstimateNumKeys, &v)) {
+  if (impl_->db->GetIntProperty(impl_->cf(kClicksCf), rocksdb::DB::Properties::kEstimateNumKeys,
+                                &v)) {
     st.estimated_clicks = v;
   }
   return st;

@@ -51,18 +51,19 @@ TEST_CASE("class names and stored bytes", "[click]") {
 
 TEST_CASE("bot matcher: shipped list, case-insensitive substrings, empty UA", "[click]") {
   BotMatcher m(BotMatcher::DefaultPatterns());
-  for (const char* ua : {"facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
-                         "Twitterbot/1.0", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
-                         "LinkedInBot/1.0 (compatible; Mozilla/5.0)", "WhatsApp/2.23.20.0",
-                         "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-                         "curl/8.4.0", "Wget/1.21", "python-requests/2.31.0", "Go-http-client/1.1",
-                         "CURL/7", ""}) {
+  for (const char* ua :
+       {"facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        "Twitterbot/1.0", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+        "LinkedInBot/1.0 (compatible; Mozilla/5.0)", "WhatsApp/2.23.20.0",
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "curl/8.4.0",
+        "Wget/1.21", "python-requests/2.31.0", "Go-http-client/1.1", "CURL/7", ""}) {
     INFO(ua);
     CHECK(m.Matches(ua));
   }
-  for (const char* ua : {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36",
-                         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148",
-                         "Mozilla/5.0 (Linux; Android 12; CUBOT KingKong) Chrome/119"}) {
+  for (const char* ua :
+       {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148",
+        "Mozilla/5.0 (Linux; Android 12; CUBOT KingKong) Chrome/119"}) {
     INFO(ua);
     CHECK_FALSE(m.Matches(ua));
   }

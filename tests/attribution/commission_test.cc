@@ -34,9 +34,9 @@ Micros Tier1(const CommissionRequest& r) {
 TEST_CASE("percent commissions round half-to-even to the minor unit", "[commission]") {
   Plan p;
   p.events["sale"] = Rate{.cps_percent = Pct("12.5")};
-  CHECK(Tier1(Request(p, "0.20")) == M("0.02"));   // 0.025 -> 0.02
-  CHECK(Tier1(Request(p, "0.60")) == M("0.08"));   // 0.075 -> 0.08
-  CHECK(Tier1(Request(p, "0.28")) == M("0.04"));   // 0.035 -> 0.04
+  CHECK(Tier1(Request(p, "0.20")) == M("0.02"));  // 0.025 -> 0.02
+  CHECK(Tier1(Request(p, "0.60")) == M("0.08"));  // 0.075 -> 0.08
+  CHECK(Tier1(Request(p, "0.28")) == M("0.04"));  // 0.035 -> 0.04
   CHECK(Tier1(Request(p, "100")) == M("12.50"));
   CHECK(Tier1(Request(p, "0.000001")) == 0);
   // JPY (no decimals): 12.5% of 20 = 2.5 -> 2; of 60 = 7.5 -> 8.
@@ -92,18 +92,20 @@ TEST_CASE("affiliate plans override event by event; steps and tiers replace", "[
   CHECK(ComputeCommissions(r)->size() == 1);  // the affiliate's (empty) tiers replace the offer's
 }
 
-TEST_CASE("volume steps: highest step reached by earlier conversions, not retroactive", "[commission]") {
+TEST_CASE("volume steps: highest step reached by earlier conversions, not retroactive",
+          "[commission]") {
   Plan p;
   p.events["sale"] = Rate{.cpa = M("5"), .cps_percent = Pct("2")};
   p.events["lead"] = Rate{.cpa = M("1")};
-  p.volume_steps = std::vector<VolumeStep>{{10, Rate{.cpa = M("6")}}, {50, Rate{.cpa = M("8"), .cps_percent = Pct("3")}}};
+  p.volume_steps = std::vector<VolumeStep>{{10, Rate{.cpa = M("6")}},
+                                           {50, Rate{.cpa = M("8"), .cps_percent = Pct("3")}}};
   CommissionRequest r = Request(p, "100");
   r.prior_conversions_in_month = 0;
-  CHECK(Tier1(r) == M("7"));   // 5 + 2% of 100: below the lowest step
+  CHECK(Tier1(r) == M("7"));  // 5 + 2% of 100: below the lowest step
   r.prior_conversions_in_month = 9;
   CHECK(Tier1(r) == M("7"));
   r.prior_conversions_in_month = 10;  // the 11th conversion of the month crosses the step
-  CHECK(Tier1(r) == M("8"));   // 6 + 2% (the step names only cpa)
+  CHECK(Tier1(r) == M("8"));          // 6 + 2% (the step names only cpa)
   r.prior_conversions_in_month = 50;
   CHECK(Tier1(r) == M("11"));  // 8 + 3%
   r.event = "lead";            // steps apply to every event of the plan: 8 + 3% of 100
@@ -129,14 +131,15 @@ TEST_CASE("five tiers with a paused middle ancestor", "[commission]") {
 }
 
 TEST_CASE("property: matches an exact rational reference over random plans", "[commission]") {
-  using boost::multiprecision::cpp_rational;
   using boost::multiprecision::cpp_int;
+  using boost::multiprecision::cpp_rational;
   std::mt19937_64 rng(20261123);
   auto reference = [](Micros cpa, Micros pct, Micros amount, int exponent) -> Micros {
     cpp_rational units = cpp_rational(cpa, 1'000'000) +
                          cpp_rational(cpp_int(amount) * pct, cpp_int(1'000'000) * 1'000'000 * 100);
     cpp_rational minor = units * cpp_int(boost::multiprecision::pow(cpp_int(10), exponent));
-    cpp_int whole = boost::multiprecision::numerator(minor) / boost::multiprecision::denominator(minor);
+    cpp_int whole =
+        boost::multiprecision::numerator(minor) / boost::multiprecision::denominator(minor);
     cpp_rational frac = minor - cpp_rational(whole);
     if (frac > cpp_rational(1, 2) || (frac == cpp_rational(1, 2) && whole % 2 != 0)) whole += 1;
     cpp_int micros = whole * boost::multiprecision::pow(cpp_int(10), 6 - exponent);
@@ -144,10 +147,10 @@ TEST_CASE("property: matches an exact rational reference over random plans", "[c
   };
   const int exponents[] = {0, 2, 3};
   for (int i = 0; i < 20000; ++i) {
-    Micros cpa = static_cast<Micros>(rng() % 1'000'000'000'000ULL);       // < 1,000,000 units
-    Micros pct = static_cast<Micros>(rng() % 100'000'001ULL) / 100 * 100;  // 4 decimals, <= 100%
+    Micros cpa = static_cast<Micros>(rng() % 1'000'000'000'000ULL);         // < 1,000,000 units
+    Micros pct = static_cast<Micros>(rng() % 100'000'001ULL) / 100 * 100;   // 4 decimals, <= 100%
     Micros amount = static_cast<Micros>(rng() % 1'000'000'000'000'000ULL);  // < 10^12 units
-    if (i % 3 == 0) amount = static_cast<Micros>(rng() % 10'000'000);      // small amounts: ties
+    if (i % 3 == 0) amount = static_cast<Micros>(rng() % 10'000'000);       // small amounts: ties
     int exponent = exponents[rng() % 3];
     Rate rate{.cpa = cpa, .cps_percent = pct};
     absl::StatusOr<Micros> got = RateAmount(rate, amount, exponent);

@@ -89,9 +89,11 @@ TEST_CASE("new conversion outcomes and their reasons", "[conversion]") {
 
 TEST_CASE("visitor attribution picks the last or first click within the lookback", "[conversion]") {
   const int64_t now = 100 * kDay;
-  std::vector<std::pair<int64_t, std::string_view>> clicks = {
-      {now - 40 * kDay, "ancient"}, {now - 20 * kDay, "first"}, {now - 10 * kDay, "middle"},
-      {now - kDay, "last"}, {now + 1000, "future"}};
+  std::vector<std::pair<int64_t, std::string_view>> clicks = {{now - 40 * kDay, "ancient"},
+                                                              {now - 20 * kDay, "first"},
+                                                              {now - 10 * kDay, "middle"},
+                                                              {now - kDay, "last"},
+                                                              {now + 1000, "future"}};
   CHECK(clicks[*SelectClick(clicks, AttributionModel::kLastClick, now, 30)].second == "last");
   CHECK(clicks[*SelectClick(clicks, AttributionModel::kFirstClick, now, 30)].second == "first");
   CHECK(clicks[*SelectClick(clicks, AttributionModel::kFirstClick, now, 50)].second == "ancient");

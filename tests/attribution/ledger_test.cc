@@ -40,7 +40,8 @@ TEST_CASE("a reversal after payout leaves approved negative until the next payou
   const Micros c = 1'000'000;
   BalanceDelta b = *BalanceEffect(LedgerKind::kCommission, S::kApproved, c);
   BalanceDelta pay = *BalanceEffect(LedgerKind::kPayout, S::kPaid, c);
-  BalanceDelta rev = *BalanceEffect(LedgerKind::kReversal, S::kReversed, TransitionEntry(S::kPaid, S::kReversed, c)->amount);
+  BalanceDelta rev = *BalanceEffect(LedgerKind::kReversal, S::kReversed,
+                                    TransitionEntry(S::kPaid, S::kReversed, c)->amount);
   Micros approved = b.approved + pay.approved + rev.approved;
   Micros paid = pay.paid;
   CHECK(approved == -c);

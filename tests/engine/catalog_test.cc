@@ -44,7 +44,10 @@ TEST_CASE("offers parse with defaults and round-trip through their stored form",
 TEST_CASE("affiliates parse and validate", "[catalog]") {
   Affiliate a;
   FieldError e;
-  REQUIRE(ParseAffiliate("a", R"({"name":"A","parent":"p","postback_url":"https://aff.example/pb?c={click_id}","plan":{"events":{"sale":{"cpa":"3"}}}})", &a, &e));
+  REQUIRE(ParseAffiliate(
+      "a",
+      R"({"name":"A","parent":"p","postback_url":"https://aff.example/pb?c={click_id}","plan":{"events":{"sale":{"cpa":"3"}}}})",
+      &a, &e));
   CHECK(a.parent == "p");
   CHECK(a.plan->events.at("sale").cpa == 3'000'000);
   CHECK_FALSE(ParseAffiliate("a", R"({"parent":"a"})", &a, &e));

@@ -53,7 +53,8 @@ std::string ClassOf(storage::Store& s, const std::string& id, int64_t t) {
 
 TEST_CASE("the writer classifies in arrival order, across batches", "[pipeline]") {
   Fixture f;
-  ClickPipeline p(f.store.get(), &f.metrics, &f.log, ClickPipelineOptions{.wal_sync_ms = 5, .max_batch = 2});
+  ClickPipeline p(f.store.get(), &f.metrics, &f.log,
+                  ClickPipelineOptions{.wal_sync_ms = 5, .max_batch = 2});
   p.Start();
   const int64_t t = 1'700'000'000'000;  // fixed minute
   REQUIRE(p.Submit(Click("u1", t, "1.1.1.1", "A")));
@@ -80,7 +81,9 @@ TEST_CASE("rate limit counts non-bot clicks per offer and IP per minute", "[pipe
   ClickPipeline p(f.store.get(), &f.metrics, &f.log, ClickPipelineOptions{});
   p.Start();
   const int64_t t = 1'700'000'040'000 - (1'700'000'040'000 % 60'000);
-  for (int i = 0; i < 4; ++i) REQUIRE(p.Submit(Click("r" + std::to_string(i), t + i, "2.2.2.2", "UA" + std::to_string(i), 2)));
+  for (int i = 0; i < 4; ++i)
+    REQUIRE(
+        p.Submit(Click("r" + std::to_string(i), t + i, "2.2.2.2", "UA" + std::to_string(i), 2)));
   REQUIRE(p.Submit(Click("other-ip", t + 5, "3.3.3.3", "UAx", 2)));
   REQUIRE(p.Submit(Click("next-minute", t + 60'000, "2.2.2.2", "UAy", 2)));
   REQUIRE(p.Flush(std::chrono::seconds(5)));
@@ -92,7 +95,8 @@ TEST_CASE("rate limit counts non-bot clicks per offer and IP per minute", "[pipe
   CHECK(ClassOf(*f.store, "next-minute", t + 60'000) == "unique");
 }
 
-TEST_CASE("concurrent producers: every click written exactly once, one unique per key", "[pipeline]") {
+TEST_CASE("concurrent producers: every click written exactly once, one unique per key",
+          "[pipeline]") {
   Fixture f;
   ClickPipeline p(f.store.get(), &f.metrics, &f.log, ClickPipelineOptions{.wal_sync_ms = 10});
   p.Start();
@@ -112,9 +116,12 @@ TEST_CASE("concurrent producers: every click written exactly once, one unique pe
   REQUIRE(refused.load() == 0);
   REQUIRE(p.Flush(std::chrono::seconds(30)));
   std::array<int64_t, storage::kCounterFieldCount> totals{};
-  REQUIRE(f.store->ScanCounters(0, 100000, [&](const storage::CounterRow& r) {
-    for (size_t i = 0; i < totals.size(); ++i) totals[i] += r.values[i];
-  }).ok());
+  REQUIRE(f.store
+              ->ScanCounters(0, 100000,
+                             [&](const storage::CounterRow& r) {
+                               for (size_t i = 0; i < totals.size(); ++i) totals[i] += r.values[i];
+                             })
+              .ok());
   CHECK(totals[storage::kClicks] == kThreads * kPerThread);
   CHECK(totals[storage::kUniqueClicks] == kKeys);
   CHECK(totals[storage::kDuplicateClicks] == kThreads * kPerThread - kKeys);

@@ -69,7 +69,8 @@ TEST_CASE("bad flags fail with a message naming them", "[config]") {
     CHECK(std::string(r.status().message()).find(c.message) != std::string::npos);
   }
   CHECK(absl::IsNotFound(Parse({"--help"}).status()));
-  CHECK(std::string(Parse({"--help"}).status().message()).find("--trusted-proxy") != std::string::npos);
+  CHECK(std::string(Parse({"--help"}).status().message()).find("--trusted-proxy") !=
+        std::string::npos);
 }
 
 TEST_CASE("environment variables apply, flags win", "[config]") {
@@ -79,7 +80,8 @@ TEST_CASE("environment variables apply, flags win", "[config]") {
   REQUIRE(env.ok());
   CHECK(env->admin_token == "from-env");
   CHECK((*env->click_secret)[0] == 0xff);
-  auto flag = Parse({"--admin-token", "from-flag", "--click-secret", "00000000000000000000000000000000"});
+  auto flag =
+      Parse({"--admin-token", "from-flag", "--click-secret", "00000000000000000000000000000000"});
   REQUIRE(flag.ok());
   CHECK(flag->admin_token == "from-flag");
   CHECK((*flag->click_secret)[0] == 0);

@@ -26,7 +26,8 @@ TEST_CASE("CIDR parsing and matching", "[net]") {
   CHECK_FALSE(v6.Contains(Ip("10.0.0.1")));
   CHECK(Cidr::Parse("127.0.0.1")->Contains(Ip("127.0.0.1")));
   CHECK(Cidr::Parse("0.0.0.0/0")->Contains(Ip("8.8.8.8")));
-  for (const char* bad : {"10.0.0.0/33", "10.0.0/8", "x/8", "10.0.0.0/", "::1/129", "10.0.0.0/8x"}) {
+  for (const char* bad :
+       {"10.0.0.0/33", "10.0.0/8", "x/8", "10.0.0.0/", "::1/129", "10.0.0.0/8x"}) {
     INFO(bad);
     CHECK_FALSE(Cidr::Parse(bad).ok());
   }

@@ -15,7 +15,8 @@ TEST_CASE("postback parameters from the query, with every alias", "[postback]") 
     CHECK(p->click_id == "ABC");
   }
   auto p = ParsePostbackParams(
-      "goal=lead&sale_amount=19.990&currency=eur&txid=o-1&status=pending&security_token=s3c&return=OK",
+      "goal=lead&sale_amount=19.990&currency=eur&txid=o-1&status=pending&security_token=s3c&return="
+      "OK",
       BodyKind::kNone, "");
   REQUIRE(p.ok());
   CHECK(p->event == "lead");
@@ -53,7 +54,8 @@ TEST_CASE("postback parameters from form and JSON bodies", "[postback]") {
   CHECK(json->order_id == "12345678901234567890");
   CHECK(json->event == "sale");
   CHECK_FALSE(json->status.has_value());
-  CHECK(ParsePostbackParams("", BodyKind::kJson, R"({"amount":1e5})")->amount == "1e5");  // rejected later
+  CHECK(ParsePostbackParams("", BodyKind::kJson, R"({"amount":1e5})")->amount ==
+        "1e5");  // rejected later
 
   for (const char* bad : {"[1]", "\"x\"", "{", "{\"a\":1} x", "12", "not json"}) {
     INFO(bad);

@@ -6,7 +6,8 @@ namespace ricochet::engine {
 
 TEST_CASE("templates substitute encoded macro values", "[macros]") {
   UrlTemplate t = UrlTemplate::Parse(
-      "https://x.example/p?c={click_id}&t={transaction_id}&s={sub1}&u={unknown}&e={sub2}&{&}&{source}");
+      "https://x.example/"
+      "p?c={click_id}&t={transaction_id}&s={sub1}&u={unknown}&e={sub2}&{&}&{source}");
   MacroValues v{};
   v[size_t(Macro::kClickId)] = "ID";
   v[size_t(Macro::kSub1)] = "a b&c=d\r\n";

@@ -20,9 +20,9 @@ TEST_CASE("query parsing decodes names and values", "[url]") {
   std::multimap<std::string, std::string> got;
   ForEachQueryParam("a=1&b=x+y&c=%41%2b&&d&e=&%61=z&bad=%zz&trail=%4",
                     [&](std::string_view n, std::string_view v) { got.emplace(n, v); });
-  std::multimap<std::string, std::string> want = {{"a", "1"},  {"b", "x y"}, {"c", "A+"}, {"d", ""},
-                                                  {"e", ""},   {"a", "z"},   {"bad", "%zz"},
-                                                  {"trail", "%4"}};
+  std::multimap<std::string, std::string> want = {{"a", "1"},     {"b", "x y"},   {"c", "A+"},
+                                                  {"d", ""},      {"e", ""},      {"a", "z"},
+                                                  {"bad", "%zz"}, {"trail", "%4"}};
   CHECK(got == want);
   CHECK(PercentDecode("%41%42", false) == "AB");
   CHECK(PercentDecode("a+b", false) == "a+b");
@@ -39,16 +39,17 @@ TEST_CASE("targets split into path and query", "[url]") {
 }
 
 TEST_CASE("configured URLs must be absolute http(s) without control characters", "[url]") {
-  for (const char* ok : {"https://shop.example/lp?x={click_id}", "http://1.2.3.4:8080/", "HTTPS://X.EXAMPLE",
-                         "https://user@x.example/"}) {
+  for (const char* ok : {"https://shop.example/lp?x={click_id}", "http://1.2.3.4:8080/",
+                         "HTTPS://X.EXAMPLE", "https://user@x.example/"}) {
     INFO(ok);
     CHECK(ValidateConfiguredUrl(ok).ok());
   }
-  for (const char* bad : {"", "javascript:alert(1)", "//evil.example/", "/relative", "ftp://x.example/",
-                          "https://", "https:///path", "https://x.example/a b", "https://x.example/\t",
-                          "https://x.example/\r\n", "https://x.example\\evil", "https://:80/",
-                          "https://x.example/\xc3\xa9", "data:text/html,hi", "https://{sub1}/",
-                          "https://a{sub1}.example/", "https://x.example:{sub1}/"}) {
+  for (const char* bad :
+       {"", "javascript:alert(1)", "//evil.example/", "/relative", "ftp://x.example/", "https://",
+        "https:///path", "https://x.example/a b", "https://x.example/\t", "https://x.example/\r\n",
+        "https://x.example\\evil", "https://:80/", "https://x.example/\xc3\xa9",
+        "data:text/html,hi", "https://{sub1}/", "https://a{sub1}.example/",
+        "https://x.example:{sub1}/"}) {
     INFO(bad);
     CHECK_FALSE(ValidateConfiguredUrl(bad).ok());
   }
@@ -57,12 +58,13 @@ TEST_CASE("configured URLs must be absolute http(s) without control characters",
 
 TEST_CASE("text is made valid UTF-8", "[url]") {
   CHECK(ToValidUtf8("plain ascii") == "plain ascii");
-  CHECK(ToValidUtf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80") == "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
+  CHECK(ToValidUtf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80") ==
+        "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
   CHECK(ToValidUtf8("\xFF") == "\xEF\xBF\xBD");
-  CHECK(ToValidUtf8("a\xC3") == "a\xEF\xBF\xBD");             // truncated sequence
+  CHECK(ToValidUtf8("a\xC3") == "a\xEF\xBF\xBD");                // truncated sequence
   CHECK(ToValidUtf8("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
   CHECK(ToValidUtf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
-  CHECK(ToValidUtf8("\xF4\x90\x80\x80").find("\xF4") == std::string::npos);  // > U+10FFFF
+  CHECK(ToValidUtf8("\xF4\x90\x80\x80").find("\xF4") == std::string::npos);      // > U+10FFFF
   CHECK(ToValidUtf8(std::string("a\0b", 3)) == std::string("a\0b", 3));
 }
 

@@ -62,7 +62,8 @@ const char kShop[] =
 
 }  // namespace
 
-TEST_CASE("postback results: created, duplicate, updated, conflict, bad_transition", "[conversion]") {
+TEST_CASE("postback results: created, duplicate, updated, conflict, bad_transition",
+          "[conversion]") {
   TempDir dir;
   Server s(dir.path());
   s.PutOffer("shop", kShop);
@@ -70,7 +71,8 @@ TEST_CASE("postback results: created, duplicate, updated, conflict, bad_transiti
   s.PutAffiliate("a1", R"({"parent":"boss"})");
   std::string cid = Click(s, "shop", "a1");
 
-  HttpResult r = Postback(s, "transaction_id=" + cid + "&sale_amount=0.20&security_token=sek&txid=A1&status=pending");
+  HttpResult r = Postback(
+      s, "transaction_id=" + cid + "&sale_amount=0.20&security_token=sek&txid=A1&status=pending");
   REQUIRE(r.status == 200);
   json::object created = J(r.body).as_object();
   CHECK(created.at("result").as_string() == "created");
@@ -189,7 +191,8 @@ TEST_CASE("postback errors in the contract's order, and nothing written", "[conv
   std::array<uint8_t, 16> secret;
   for (int i = 0; i < 16; ++i) secret[i] = static_cast<uint8_t>(i);
   auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch()).count();
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
   std::string unknown = engine::ClickIdCodec(secret).Issue(now_ms - 3'600'000, 0, 424242);
   HttpResult nf = Postback(s, "cid=" + unknown + "&token=bad");
   CHECK(nf.status == 404);
@@ -211,12 +214,14 @@ TEST_CASE("postback bodies: form and JSON with exact amounts", "[conversion]") {
                          "click_id=" + cid + "&amount=19.99&token=sek&order_id=F1");
   CHECK(form.status == 200);
   CHECK(J(form.body).at("result").as_string() == "created");
-  HttpResult js = Http(s.public_port(), "POST", "/postback", {{"Content-Type", "application/json"}},
-                       R"({"click_id":")" + cid + R"(","amount":19.99,"token":"sek","order_id":"J1"})");
+  HttpResult js =
+      Http(s.public_port(), "POST", "/postback", {{"Content-Type", "application/json"}},
+           R"({"click_id":")" + cid + R"(","amount":19.99,"token":"sek","order_id":"J1"})");
   CHECK(js.status == 200);
   // 1.00 + 12.5% of 19.99 = 3.49875 -> 3.50, twice.
   CHECK(Bal(Balances(s, "a1"), "USD", "approved") == "7.00");
-  HttpResult bad = Http(s.public_port(), "POST", "/postback", {{"Content-Type", "application/json"}}, "[1]");
+  HttpResult bad =
+      Http(s.public_port(), "POST", "/postback", {{"Content-Type", "application/json"}}, "[1]");
   CHECK(bad.status == 400);
   CHECK(Http(s.public_port(), "PUT", "/postback", {}, "x").status == 405);
 }
@@ -224,7 +229,9 @@ TEST_CASE("postback bodies: form and JSON with exact amounts", "[conversion]") {
 TEST_CASE("reasons: invalid_affiliate, fast_ctit, bot_click, cap_exceeded", "[conversion]") {
   TempDir dir;
   Server s(dir.path());
-  s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}","fallback_url":"https://x.example/fb?c={click_id}",
+  s.PutOffer(
+      "o",
+      R"({"url":"https://x.example/?c={click_id}","fallback_url":"https://x.example/fb?c={click_id}",
                       "min_ctit_s":3600,"plan":{"events":{"sale":{"cpa":"2"}}}})");
   s.PutOffer("capped", R"({"url":"https://x.example/?c={click_id}","daily_conversion_cap":2,
                            "plan":{"events":{"sale":{"cpa":"2"}}}})");
@@ -260,15 +267,19 @@ TEST_CASE("reasons: invalid_affiliate, fast_ctit, bot_click, cap_exceeded", "[co
 TEST_CASE("status changes through the admin API move balances", "[conversion]") {
   TempDir dir;
   Server s(dir.path());
-  s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}","default_status":"pending","currency":"JPY",
+  s.PutOffer(
+      "o", R"({"url":"https://x.example/?c={click_id}","default_status":"pending","currency":"JPY",
                       "plan":{"events":{"sale":{"cps_percent":"12.5"}}}})");
   s.PutAffiliate("a1", "{}");
   std::string cid = Click(s, "o", "a1");
-  std::string a = std::string(J(Postback(s, "cid=" + cid + "&amount=20&order_id=1").body).at("conversion_id").as_string());
-  std::string b = std::string(J(Postback(s, "cid=" + cid + "&amount=60&order_id=2").body).at("conversion_id").as_string());
+  std::string a = std::string(
+      J(Postback(s, "cid=" + cid + "&amount=20&order_id=1").body).at("conversion_id").as_string());
+  std::string b = std::string(
+      J(Postback(s, "cid=" + cid + "&amount=60&order_id=2").body).at("conversion_id").as_string());
   json::object bal = Balances(s, "a1");
   CHECK(Bal(bal, "JPY", "pending") == "10");  // 2.5 -> 2 and 7.5 -> 8: half to even in yen
-  HttpResult r = s.Api("POST", "/api/conversions/" + a + "/status", R"({"status":"approved","reason":"checked"})");
+  HttpResult r = s.Api("POST", "/api/conversions/" + a + "/status",
+                       R"({"status":"approved","reason":"checked"})");
   REQUIRE(r.status == 200);
   CHECK(J(r.body).at("status").as_string() == "approved");
   r = s.Api("POST", "/api/conversions/" + b + "/status", R"({"status":"rejected"})");
@@ -292,14 +303,18 @@ TEST_CASE("status changes through the admin API move balances", "[conversion]") 
 TEST_CASE("pixel conversions by the visitor's cookies", "[conversion]") {
   TempDir dir;
   Server s(dir.path());
-  s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}&v={visitor_id}","plan":{"events":{"sale":{"cpa":"3"}}}})");
-  s.PutOffer("nopix", R"({"url":"https://x.example/?c={click_id}","allow_pixel":false,"plan":{"events":{"sale":{"cpa":"3"}}}})");
+  s.PutOffer(
+      "o",
+      R"({"url":"https://x.example/?c={click_id}&v={visitor_id}","plan":{"events":{"sale":{"cpa":"3"}}}})");
+  s.PutOffer(
+      "nopix",
+      R"({"url":"https://x.example/?c={click_id}","allow_pixel":false,"plan":{"events":{"sale":{"cpa":"3"}}}})");
   s.PutAffiliate("a1", "{}");
   HttpResult click = s.Get("/c/o?aff=a1");
   std::string loc = click.header("location");
   std::string vid = loc.substr(loc.find("v=") + 2);
-  HttpResult px = Http(s.public_port(), "GET", "/p.gif?offer_id=o&order_id=P1",
-                       {{"Cookie", "rc_vid=" + vid}});
+  HttpResult px =
+      Http(s.public_port(), "GET", "/p.gif?offer_id=o&order_id=P1", {{"Cookie", "rc_vid=" + vid}});
   CHECK(px.status == 200);
   CHECK(px.header("content-type") == "image/gif");
   CHECK(px.header("cache-control") == "no-store");
@@ -307,8 +322,10 @@ TEST_CASE("pixel conversions by the visitor's cookies", "[conversion]") {
   CHECK(px.body.size() == 43);
   CHECK(Http(s.public_port(), "GET", "/p.gif?offer_id=o&order_id=P1", {{"Cookie", "rc_vid=" + vid}})
             .header("x-ricochet-result") == "duplicate");
-  CHECK(Http(s.public_port(), "GET", "/p.gif?offer_id=o").header("x-ricochet-result") == "no_click");
-  CHECK(Http(s.public_port(), "GET", "/p.gif?offer_id=o", {{"Cookie", "rc_vid=AAAAAAAAAAAAAAAAAAAAAA"}})
+  CHECK(Http(s.public_port(), "GET", "/p.gif?offer_id=o").header("x-ricochet-result") ==
+        "no_click");
+  CHECK(Http(s.public_port(), "GET", "/p.gif?offer_id=o",
+             {{"Cookie", "rc_vid=AAAAAAAAAAAAAAAAAAAAAA"}})
             .header("x-ricochet-result") == "no_click");
   std::string ncid = Click(s, "nopix", "a1");
   CHECK(Http(s.public_port(), "GET", "/p.gif?offer_id=nopix", {{"Cookie", "rc_cid=" + ncid}})
@@ -319,8 +336,11 @@ TEST_CASE("pixel conversions by the visitor's cookies", "[conversion]") {
 TEST_CASE("duplicate storm and cap race are exact under concurrency", "[conversion]") {
   TempDir dir;
   Server s(dir.path());
-  s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}","plan":{"events":{"sale":{"cpa":"1"}}}})");
-  s.PutOffer("cap", R"({"url":"https://x.example/?c={click_id}","daily_conversion_cap":10,"plan":{"events":{"sale":{"cpa":"1"}}}})");
+  s.PutOffer("o",
+             R"({"url":"https://x.example/?c={click_id}","plan":{"events":{"sale":{"cpa":"1"}}}})");
+  s.PutOffer(
+      "cap",
+      R"({"url":"https://x.example/?c={click_id}","daily_conversion_cap":10,"plan":{"events":{"sale":{"cpa":"1"}}}})");
   s.PutAffiliate("a1", "{}");
   std::string cid = Click(s, "o", "a1");
   std::string capcid = Click(s, "cap", "a1");
@@ -348,9 +368,11 @@ TEST_CASE("duplicate storm and cap race are exact under concurrency", "[conversi
     threads.emplace_back([&, t] {
       for (int k = 0; k < 10; ++k) {
         try {
-          json::value v = J(Postback(s, "cid=" + capcid + "&order_id=c" + std::to_string(t * 10 + k)).body);
+          json::value v =
+              J(Postback(s, "cid=" + capcid + "&order_id=c" + std::to_string(t * 10 + k)).body);
           if (v.at("result").as_string() == "created") ++paid;
-          if (v.as_object().contains("reason") && v.at("reason").as_string() == "cap_exceeded") ++capped;
+          if (v.as_object().contains("reason") && v.at("reason").as_string() == "cap_exceeded")
+            ++capped;
         } catch (...) {
           ++failures;
         }
@@ -382,10 +404,13 @@ TEST_CASE("conversions and the ledger persist across restart", "[conversion][per
   std::string id, cid;
   {
     Server s(dir.path());
-    s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}","plan":{"events":{"sale":{"cpa":"1.5"}}}})");
+    s.PutOffer(
+        "o",
+        R"({"url":"https://x.example/?c={click_id}","plan":{"events":{"sale":{"cpa":"1.5"}}}})");
     s.PutAffiliate("a1", "{}");
     cid = Click(s, "o", "a1");
-    id = std::string(J(Postback(s, "cid=" + cid + "&order_id=R1").body).at("conversion_id").as_string());
+    id = std::string(
+        J(Postback(s, "cid=" + cid + "&order_id=R1").body).at("conversion_id").as_string());
     CHECK(s.Stop() == 0);
   }
   Server s(dir.path());
@@ -402,7 +427,8 @@ TEST_CASE("conversions and the ledger persist across restart", "[conversion][per
   CheckVerified(s);
 }
 
-TEST_CASE("SIGKILL under concurrent postbacks loses no acknowledged conversion", "[conversion][crash]") {
+TEST_CASE("SIGKILL under concurrent postbacks loses no acknowledged conversion",
+          "[conversion][crash]") {
   TempDir dir;
   std::string cid;
   std::mutex mu;
@@ -410,7 +436,8 @@ TEST_CASE("SIGKILL under concurrent postbacks loses no acknowledged conversion",
   std::set<std::string> sent;
   {
     Server s(dir.path());
-    s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}","plan":{"events":{"sale":{"cpa":"1"}}}})");
+    s.PutOffer(
+        "o", R"({"url":"https://x.example/?c={click_id}","plan":{"events":{"sale":{"cpa":"1"}}}})");
     s.PutAffiliate("a1", "{}");
     cid = Click(s, "o", "a1");
     std::atomic<bool> stop{false};
@@ -461,15 +488,18 @@ TEST_CASE("SIGKILL under concurrent postbacks loses no acknowledged conversion",
 
 namespace ricochet::testing {
 
-TEST_CASE("payout runs pay approved balances and net off reversals after payment", "[conversion][payout]") {
+TEST_CASE("payout runs pay approved balances and net off reversals after payment",
+          "[conversion][payout]") {
   TempDir dir;
   Server s(dir.path());
-  s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}","plan":{"events":{"sale":{"cpa":"3"}}}})");
+  s.PutOffer("o",
+             R"({"url":"https://x.example/?c={click_id}","plan":{"events":{"sale":{"cpa":"3"}}}})");
   s.PutAffiliate("a1", "{}");
   s.PutAffiliate("a2", R"({"plan":{"events":{"sale":{"cpa":"0.50"}}}})");
   std::string c1 = Click(s, "o", "a1");
   std::string c2 = Click(s, "o", "a2");
-  std::string first = std::string(J(Postback(s, "cid=" + c1 + "&order_id=1").body).at("conversion_id").as_string());
+  std::string first =
+      std::string(J(Postback(s, "cid=" + c1 + "&order_id=1").body).at("conversion_id").as_string());
   CHECK(Postback(s, "cid=" + c1 + "&order_id=2").status == 200);
   CHECK(Postback(s, "cid=" + c2 + "&order_id=3").status == 200);
 
@@ -492,7 +522,9 @@ TEST_CASE("payout runs pay approved balances and net off reversals after payment
   CHECK(csv.body == "affiliate,amount,currency,entries\na1,6.00,USD,2\n");
 
   // A reversal after payment leaves approved negative; the next payout nets it off.
-  REQUIRE(s.Api("POST", "/api/conversions/" + first + "/status", R"({"status":"reversed"})").status == 200);
+  REQUIRE(
+      s.Api("POST", "/api/conversions/" + first + "/status", R"({"status":"reversed"})").status ==
+      200);
   b1 = Balances(s, "a1");
   CHECK(Bal(b1, "USD", "approved") == "-3.00");
   CHECK(Bal(b1, "USD", "paid") == "6.00");
@@ -514,12 +546,17 @@ TEST_CASE("payout runs pay approved balances and net off reversals after payment
   HttpResult empty = s.Api("POST", "/api/payouts", R"({"currency":"EUR","min_amount":"10"})");
   REQUIRE(empty.status == 200);
   CHECK(J(empty.body).at("items").as_array().empty());
-  CHECK(s.Api("GET", "/api/payouts/" + std::string(J(empty.body).at("id").as_string()) + ".csv").body ==
-        "affiliate,amount,currency,entries\n");
+  CHECK(s.Api("GET", "/api/payouts/" + std::string(J(empty.body).at("id").as_string()) + ".csv")
+            .body == "affiliate,amount,currency,entries\n");
 
-  CHECK(J(s.Api("POST", "/api/payouts", R"({"currency":"XYZ"})").body).at("reason").as_string() == "bad_currency");
-  CHECK(J(s.Api("POST", "/api/payouts", R"({"currency":"USD","min_amount":"-1"})").body).at("reason").as_string() == "bad_amount");
-  CHECK(J(s.Api("POST", "/api/payouts", R"({"currency":"USD","min_amount":5})").body).at("reason").as_string() == "bad_amount");
+  CHECK(J(s.Api("POST", "/api/payouts", R"({"currency":"XYZ"})").body).at("reason").as_string() ==
+        "bad_currency");
+  CHECK(J(s.Api("POST", "/api/payouts", R"({"currency":"USD","min_amount":"-1"})").body)
+            .at("reason")
+            .as_string() == "bad_amount");
+  CHECK(J(s.Api("POST", "/api/payouts", R"({"currency":"USD","min_amount":5})").body)
+            .at("reason")
+            .as_string() == "bad_amount");
   CHECK(s.Api("POST", "/api/payouts", "nope").status == 400);
   CHECK(s.Api("GET", "/api/payouts/po_nope.csv").status == 404);
   CHECK(s.Api("GET", "/api/payouts").status == 405);
@@ -533,7 +570,8 @@ TEST_CASE("payout runs pay approved balances and net off reversals after payment
 
 namespace ricochet::testing {
 
-TEST_CASE("outbox entries are written in the conversion's batch, one per receiver", "[conversion][outbox]") {
+TEST_CASE("outbox entries are written in the conversion's batch, one per receiver",
+          "[conversion][outbox]") {
   TempDir dir;
   std::vector<std::string> urls;
   {
@@ -541,23 +579,33 @@ TEST_CASE("outbox entries are written in the conversion's batch, one per receive
     s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}","daily_conversion_cap":1,
                         "plan":{"events":{"sale":{"cps_percent":"10"}},"tiers":[{"cps_percent":"1"}]}})");
     s.PutAffiliate("boss", R"({"postback_url":"https://boss.example/pb?p={payout}&st={status}"})");
-    s.PutAffiliate("a1", R"({"parent":"boss","postback_url":"https://aff.example/pb?c={click_id}&s={sub1}&p={payout}&amt={amount}&cur={currency}&st={status}&o={order_id}&ev={event}&id={event_id}"})");
+    s.PutAffiliate(
+        "a1",
+        R"({"parent":"boss","postback_url":"https://aff.example/pb?c={click_id}&s={sub1}&p={payout}&amt={amount}&cur={currency}&st={status}&o={order_id}&ev={event}&id={event_id}"})");
     HttpResult click = s.Get("/c/o?aff=a1&sub1=a%20b");
     std::string loc = click.header("location");
     std::string cid = loc.substr(loc.find("c=") + 2, 32);
-    json::value created = J(Postback(s, "cid=" + cid + "&amount=100&order_id=O1&status=pending").body);
+    json::value created =
+        J(Postback(s, "cid=" + cid + "&amount=100&order_id=O1&status=pending").body);
     std::string id(created.at("conversion_id").as_string());
-    CHECK(J(Postback(s, "cid=" + cid + "&amount=100&order_id=O2").body).at("reason").as_string() == "cap_exceeded");
-    REQUIRE(s.Api("POST", "/api/conversions/" + id + "/status", R"({"status":"approved"})").status == 200);
-    json::array entries = J(s.Api("GET", "/api/outbox?state=pending").body).at("entries").as_array();
-    REQUIRE(entries.size() == 4);  // (a1, boss) on create, again on approval; none for the capped one
+    CHECK(J(Postback(s, "cid=" + cid + "&amount=100&order_id=O2").body).at("reason").as_string() ==
+          "cap_exceeded");
+    REQUIRE(
+        s.Api("POST", "/api/conversions/" + id + "/status", R"({"status":"approved"})").status ==
+        200);
+    json::array entries =
+        J(s.Api("GET", "/api/outbox?state=pending").body).at("entries").as_array();
+    REQUIRE(entries.size() ==
+            4);  // (a1, boss) on create, again on approval; none for the capped one
     for (const json::value& e : entries) {
       urls.push_back(std::string(e.at("url").as_string()));
       CHECK(e.at("conversion_id").as_string() == id);
       CHECK(e.at("attempts").as_int64() == 0);
     }
     std::string first_id(entries[0].at("id").as_string());
-    CHECK(urls[0] == "https://aff.example/pb?c=" + cid + "&s=a%20b&p=10.00&amt=100.00&cur=USD&st=pending&o=O1&ev=sale&id=" + first_id);
+    CHECK(urls[0] ==
+          "https://aff.example/pb?c=" + cid +
+              "&s=a%20b&p=10.00&amt=100.00&cur=USD&st=pending&o=O1&ev=sale&id=" + first_id);
     CHECK(urls[1] == "https://boss.example/pb?p=1.00&st=pending");
     CHECK(urls[2].find("&st=approved&") != std::string::npos);
     CHECK(urls[3] == "https://boss.example/pb?p=1.00&st=approved");

@@ -167,22 +167,24 @@ void Server::Kill() {
   pid_ = -1;
 }
 
-HttpResult Server::Get(const std::string& target, std::map<std::string, std::string> headers) const {
+HttpResult Server::Get(const std::string& target,
+                       std::map<std::string, std::string> headers) const {
   if (!headers.count("User-Agent")) headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) Test";
   return Http(public_port_, "GET", target, headers);
 }
 
-HttpResult Server::Head(const std::string& target, std::map<std::string, std::string> headers) const {
+HttpResult Server::Head(const std::string& target,
+                        std::map<std::string, std::string> headers) const {
   if (!headers.count("User-Agent")) headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) Test";
   return Http(public_port_, "HEAD", target, headers);
 }
 
 HttpResult Server::Api(const std::string& method, const std::string& target,
                        const std::string& body) const {
-  return Http(admin_port_, method, target,
-              {{"Authorization", std::string("Bearer ") + kToken},
-               {"Content-Type", "application/json"}},
-              body);
+  return Http(
+      admin_port_, method, target,
+      {{"Authorization", std::string("Bearer ") + kToken}, {"Content-Type", "application/json"}},
+      body);
 }
 
 void Server::PutOffer(const std::string& id, const std::string& json) const {
@@ -248,7 +250,9 @@ std::string RawExchange(int port, const std::string& bytes, int timeout_ms, bool
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   char buf[8192];
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
     if (left <= 0) break;
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
@@ -285,7 +289,8 @@ int RunBinary(const std::vector<std::string>& args, std::string* stderr_out) {
 
 int CountResponses(const std::string& raw) {
   int n = 0;
-  for (size_t pos = raw.find("HTTP/1.1 "); pos != std::string::npos; pos = raw.find("HTTP/1.1 ", pos + 1)) {
+  for (size_t pos = raw.find("HTTP/1.1 "); pos != std::string::npos;
+       pos = raw.find("HTTP/1.1 ", pos + 1)) {
     ++n;
   }
   return n;

@@ -25,18 +25,30 @@ TEST_CASE("smuggling-shaped requests are rejected and the connection closed", "[
   s.PutOffer("o", R"({"url":"https://x.example/"})");
   s.PutAffiliate("a", "{}");
   // The smuggled second request would be a click; it must never be answered.
-  const std::string smuggled = "GET /c/o?aff=a&sub1=smuggled HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n";
+  const std::string smuggled =
+      "GET /c/o?aff=a&sub1=smuggled HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n";
   const std::vector<Case> cases = {
-      {"TE and CL", "POST /postback HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"},
-      {"TE not chunked", "POST /postback HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", "400"},
-      {"TE chunked then gzip", "POST /postback HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", "400"},
-      {"duplicate CL", "POST /postback HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n", "400"},
+      {"TE and CL",
+       "POST /postback HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n",
+       "400"},
+      {"TE not chunked", "POST /postback HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+       "400"},
+      {"TE chunked then gzip",
+       "POST /postback HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", "400"},
+      {"duplicate CL",
+       "POST /postback HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+       "400"},
       {"missing Host", "GET /c/o?aff=a HTTP/1.1\r\nUser-Agent: t\r\n\r\n", "400"},
       {"duplicate Host", "GET /c/o?aff=a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "400"},
       {"body on GET", "GET /c/o?aff=a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", "400"},
       {"garbage", "NOT A REQUEST\r\n\r\n", "400"},
-      {"headers too large", "GET /c/o HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n", "431"},
-      {"body too large", "PUT /api/offers/o HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, '{'), "413"},
+      {"headers too large",
+       "GET /c/o HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n", "431"},
+      {"body too large",
+       "PUT /api/offers/o HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" +
+           std::string(5000, '{'),
+       "413"},
   };
   for (const Case& c : cases) {
     INFO(c.name);
@@ -50,7 +62,8 @@ TEST_CASE("smuggling-shaped requests are rejected and the connection closed", "[
     }
   }
   // The smuggled clicks were never recorded.
-  HttpResult r = s.Api("GET", "/api/report?from=2000-01-01&to=2100-01-01&group_by=sub1&sub1=smuggled");
+  HttpResult r =
+      s.Api("GET", "/api/report?from=2000-01-01&to=2100-01-01&group_by=sub1&sub1=smuggled");
   CHECK(r.body.find("smuggled") == std::string::npos);
 }
 
@@ -61,7 +74,8 @@ TEST_CASE("keep-alive and pipelined requests are answered in order", "[http]") {
   s.PutAffiliate("a", "{}");
   std::string pipeline;
   for (int i = 0; i < 5; ++i) {
-    pipeline += "GET /c/o?aff=a&sub1=n" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n";
+    pipeline += "GET /c/o?aff=a&sub1=n" + std::to_string(i) +
+                " HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n";
   }
   pipeline += "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   bool closed = false;
@@ -83,11 +97,13 @@ TEST_CASE("idle keep-alive connections are closed after the idle timeout", "[htt
   Server s(dir.path(), {"--idle-timeout-s", "1", "--header-timeout-s", "1"});
   bool closed = false;
   // A complete request, then silence: answered, then closed by the idle timer.
-  std::string raw = RawExchange(s.public_port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 4000, &closed);
+  std::string raw =
+      RawExchange(s.public_port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 4000, &closed);
   CHECK(CountResponses(raw) == 1);
   CHECK(closed);
   // A request head that never completes (slowloris): 408 and closed.
-  raw = RawExchange(s.public_port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a", 4000, &closed);
+  raw =
+      RawExchange(s.public_port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a", 4000, &closed);
   CHECK(raw.rfind("HTTP/1.1 408", 0) == 0);
   CHECK(closed);
 }
@@ -118,7 +134,8 @@ TEST_CASE("Expect: 100-continue is answered before the body is read", "[http]") 
       s.admin_port(),
       "PUT /api/offers/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kToken) +
           "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nConnection: close\r\n"
-          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+          "Content-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body);
   CHECK(raw.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK", 0) == 0);
   CHECK(s.Api("GET", "/api/offers/big").status == 200);
 }
@@ -133,11 +150,10 @@ TEST_CASE("100 Continue never jumps ahead of an earlier pipelined answer", "[htt
   const std::string body = R"({"url":"https://x.example/?q=)" + std::string(1500, 'q') + R"("})";
   const std::string auth = std::string("Authorization: Bearer ") + kToken + "\r\n";
   std::string raw = RawExchange(
-      s.admin_port(),
-      "GET /api/offers HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n" +
-          "PUT /api/offers/p HTTP/1.1\r\nHost: x\r\n" + auth +
-          "Expect: 100-continue\r\nConnection: close\r\nContent-Length: " +
-          std::to_string(body.size()) + "\r\n\r\n" + body);
+      s.admin_port(), "GET /api/offers HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n" +
+                          "PUT /api/offers/p HTTP/1.1\r\nHost: x\r\n" + auth +
+                          "Expect: 100-continue\r\nConnection: close\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body);
   CHECK(raw.rfind("HTTP/1.1 200 OK", 0) == 0);
   CHECK(raw.find("100 Continue") == std::string::npos);
   CHECK(CountResponses(raw) == 2);
@@ -147,15 +163,17 @@ TEST_CASE("a rejected request releases its connection at once", "[http]") {
   TempDir dir;
   Server s(dir.path(), {"--header-timeout-s", "60"});
   bool closed = false;
-  std::string raw = RawExchange(s.public_port(),
-                                "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", 2000, &closed);
+  std::string raw =
+      RawExchange(s.public_port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n",
+                  2000, &closed);
   CHECK(raw.rfind("HTTP/1.1 400", 0) == 0);
   CHECK(closed);
   // The session must be gone long before the 60 s request deadline.
   bool released = false;
   for (int i = 0; i < 100 && !released; ++i) {
     HttpResult m = Http(s.admin_port(), "GET", "/metrics");
-    released = m.body.find("ricochet_open_connections{listener=\"public\"} 0\n") != std::string::npos;
+    released =
+        m.body.find("ricochet_open_connections{listener=\"public\"} 0\n") != std::string::npos;
     if (!released) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   CHECK(released);

@@ -14,7 +14,8 @@ namespace {
 
 json::value ParseJson(const std::string& s) { return json::parse(s); }
 
-const char kOffer[] = R"({"name":"Shoes","url":"https://shop.example/lp?cid={click_id}&tid={transaction_id}&o={offer_id}&a={aff_id}&s1={sub1}&s2={sub2}&s3={sub3}&s4={sub4}&s5={sub5}&src={source}&t={timestamp}&r={random}&v={visitor_id}&x={unknown}","lookback_days":7})";
+const char kOffer[] =
+    R"({"name":"Shoes","url":"https://shop.example/lp?cid={click_id}&tid={transaction_id}&o={offer_id}&a={aff_id}&s1={sub1}&s2={sub2}&s3={sub3}&s4={sub4}&s5={sub5}&src={source}&t={timestamp}&r={random}&v={visitor_id}&x={unknown}","lookback_days":7})";
 
 // Query a parameter out of a URL (no decoding: the test compares encoded forms).
 std::string Param(const std::string& url, const std::string& name) {
@@ -61,7 +62,9 @@ TEST_CASE("click redirects with macros, headers and cookies", "[click]") {
   s.PutOffer("shoes", kOffer);
   s.PutAffiliate("a1", R"({"name":"Alice"})");
 
-  HttpResult r = s.Get("/c/shoes?aff=a1&sub1=x%20y&sub2=%C3%A9&sub3=a%2Fb&sub4=1%2B1&sub5=~._-&source=fb&zzz=ignored");
+  HttpResult r = s.Get(
+      "/c/"
+      "shoes?aff=a1&sub1=x%20y&sub2=%C3%A9&sub3=a%2Fb&sub4=1%2B1&sub5=~._-&source=fb&zzz=ignored");
   REQUIRE(r.status == 302);
   CHECK(r.header("cache-control") == "no-store");
   const std::string loc = r.header("location");
@@ -82,15 +85,18 @@ TEST_CASE("click redirects with macros, headers and cookies", "[click]") {
   CHECK_FALSE(Param(loc, "r").empty());
   int64_t t = std::stoll(Param(loc, "t"));
   int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::system_clock::now().time_since_epoch()).count();
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
   CHECK(std::llabs(now - t) <= 5);
 
   REQUIRE(r.count("set-cookie") == 2);
   std::string cookies;
-  for (auto [it, end] = r.headers.equal_range("set-cookie"); it != end; ++it) cookies += it->second + "\n";
-  CHECK(cookies.find("rc_cid=" + cid + "; Path=/; Max-Age=604800; HttpOnly; SameSite=Lax") != std::string::npos);
-  CHECK(cookies.find("rc_vid=" + Param(loc, "v") + "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax") !=
+  for (auto [it, end] = r.headers.equal_range("set-cookie"); it != end; ++it)
+    cookies += it->second + "\n";
+  CHECK(cookies.find("rc_cid=" + cid + "; Path=/; Max-Age=604800; HttpOnly; SameSite=Lax") !=
         std::string::npos);
+  CHECK(cookies.find("rc_vid=" + Param(loc, "v") +
+                     "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax") != std::string::npos);
 
   SECTION("a returning visitor keeps its rc_vid") {
     HttpResult again = s.Get("/c/shoes?aff=a1", {{"Cookie", "other=1; rc_vid=" + Param(loc, "v")}});
@@ -126,10 +132,13 @@ TEST_CASE("click redirects with macros, headers and cookies", "[click]") {
 TEST_CASE("click parameter aliases", "[click]") {
   TempDir dir;
   Server s(dir.path());
-  s.PutOffer("o", R"({"url":"https://x.example/?a={aff_id}&s1={sub1}&s2={sub2}&s3={sub3}&s4={sub4}&s5={sub5}"})");
+  s.PutOffer(
+      "o",
+      R"({"url":"https://x.example/?a={aff_id}&s1={sub1}&s2={sub2}&s3={sub3}&s4={sub4}&s5={sub5}"})");
   s.PutAffiliate("p1", "{}");
   for (const char* alias : {"aff_id", "affid", "a_aid"}) {
-    HttpResult r = s.Get(std::string("/c/o?") + alias + "=p1&aff_sub=1&aff_sub2=2&aff_sub3=3&aff_sub4=4&aff_sub5=5");
+    HttpResult r = s.Get(std::string("/c/o?") + alias +
+                         "=p1&aff_sub=1&aff_sub2=2&aff_sub3=3&aff_sub4=4&aff_sub5=5");
     REQUIRE(r.status == 302);
     CHECK(r.header("location") == "https://x.example/?a=p1&s1=1&s2=2&s3=3&s4=4&s5=5");
     CHECK(r.count("set-cookie") >= 1);
@@ -142,9 +151,13 @@ TEST_CASE("click parameter aliases", "[click]") {
 TEST_CASE("unknown and paused offers and affiliates", "[click]") {
   TempDir dir;
   Server s(dir.path());
-  s.PutOffer("withfb", R"({"url":"https://x.example/lp?c={click_id}","fallback_url":"https://x.example/fb?a={aff_id}&s={sub1}&c={click_id}"})");
+  s.PutOffer(
+      "withfb",
+      R"({"url":"https://x.example/lp?c={click_id}","fallback_url":"https://x.example/fb?a={aff_id}&s={sub1}&c={click_id}"})");
   s.PutOffer("nofb", R"({"url":"https://x.example/lp"})");
-  s.PutOffer("paused", R"({"url":"https://x.example/lp","status":"paused","fallback_url":"https://x.example/paused"})");
+  s.PutOffer(
+      "paused",
+      R"({"url":"https://x.example/lp","status":"paused","fallback_url":"https://x.example/paused"})");
   s.PutOffer("paused-nofb", R"({"url":"https://x.example/lp","status":"paused"})");
   s.PutAffiliate("ok", "{}");
   s.PutAffiliate("off", R"({"status":"paused"})");
@@ -199,16 +212,21 @@ TEST_CASE("report counts a known mix of click classes", "[click][report]") {
   s.PutAffiliate("a2", "{}");
   AvoidMinuteEdge();
   CHECK(s.Get("/c/mix?aff=a1&sub1=x", {{"User-Agent", "Mozilla/5.0 A"}}).status == 302);  // unique
-  CHECK(s.Get("/c/mix?aff=a1&sub1=x", {{"User-Agent", "Mozilla/5.0 A"}}).status == 302);  // duplicate
-  CHECK(s.Get("/c/mix?aff=a1&sub1=x", {{"User-Agent", "Mozilla/5.0 A"}}).status == 302);  // duplicate
+  CHECK(s.Get("/c/mix?aff=a1&sub1=x", {{"User-Agent", "Mozilla/5.0 A"}}).status ==
+        302);  // duplicate
+  CHECK(s.Get("/c/mix?aff=a1&sub1=x", {{"User-Agent", "Mozilla/5.0 A"}}).status ==
+        302);  // duplicate
   CHECK(s.Get("/c/mix?aff=a1&sub1=y", {{"User-Agent", "Mozilla/5.0 B"}}).status == 302);  // unique
-  CHECK(s.Head("/c/mix?aff=a1&sub1=y", {{"User-Agent", "Mozilla/5.0 C"}}).status == 302); // bot (HEAD)
-  CHECK(s.Get("/c/mix?aff=a1&sub1=y", {{"User-Agent", "curl/8.4.0"}}).status == 302);     // bot
-  CHECK(s.Get("/c/mix?aff=a1&sub1=y", {{"User-Agent", "FacebookExternalHit/1.1"}}).status == 302);  // bot
-  CHECK(s.Get("/c/mix?aff=a2&sub1=x", {{"User-Agent", "Mozilla/5.0 A"}}).status == 302);  // unique: other aff
+  CHECK(s.Head("/c/mix?aff=a1&sub1=y", {{"User-Agent", "Mozilla/5.0 C"}}).status ==
+        302);                                                                          // bot (HEAD)
+  CHECK(s.Get("/c/mix?aff=a1&sub1=y", {{"User-Agent", "curl/8.4.0"}}).status == 302);  // bot
+  CHECK(s.Get("/c/mix?aff=a1&sub1=y", {{"User-Agent", "FacebookExternalHit/1.1"}}).status ==
+        302);  // bot
+  CHECK(s.Get("/c/mix?aff=a2&sub1=x", {{"User-Agent", "Mozilla/5.0 A"}}).status ==
+        302);  // unique: other aff
   // A missing User-Agent counts as empty: a bot.
-  std::string raw = RawExchange(s.public_port(),
-                                "GET /c/mix?aff=a2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string raw = RawExchange(
+      s.public_port(), "GET /c/mix?aff=a2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   CHECK(raw.rfind("HTTP/1.1 302", 0) == 0);
 
   json::object all = ReportRow(s, "group_by=offer");
@@ -226,7 +244,8 @@ TEST_CASE("report counts a known mix of click classes", "[click][report]") {
   CHECK(a1x.at("duplicate_clicks").as_int64() == 2);
   CHECK(a1x.at("sub1").as_string() == "x");
   CHECK_FALSE(a1x.contains("day"));
-  HttpResult grouped = s.Api("GET", "/api/report?from=2000-01-01&to=2100-01-01&group_by=day,offer,affiliate,sub1");
+  HttpResult grouped =
+      s.Api("GET", "/api/report?from=2000-01-01&to=2100-01-01&group_by=day,offer,affiliate,sub1");
   REQUIRE(grouped.status == 200);
   json::array rows = ParseJson(grouped.body).at("rows").as_array();
   REQUIRE(rows.size() == 4);  // (a1,x) (a1,y) (a2,"") (a2,x), sorted
@@ -241,11 +260,13 @@ TEST_CASE("report counts a known mix of click classes", "[click][report]") {
 TEST_CASE("rate limit per offer and client IP per minute", "[click]") {
   TempDir dir;
   Server s(dir.path());
-  s.PutOffer("rl", R"({"url":"https://x.example/","max_clicks_per_ip_per_minute":2,"dedupe_window_s":0})");
+  s.PutOffer(
+      "rl", R"({"url":"https://x.example/","max_clicks_per_ip_per_minute":2,"dedupe_window_s":0})");
   s.PutAffiliate("a", "{}");
   AvoidMinuteEdge();
   for (int i = 0; i < 5; ++i) {
-    CHECK(s.Get("/c/rl?aff=a", {{"User-Agent", "Mozilla/5.0 n" + std::to_string(i)}}).status == 302);
+    CHECK(s.Get("/c/rl?aff=a", {{"User-Agent", "Mozilla/5.0 n" + std::to_string(i)}}).status ==
+          302);
   }
   json::object row = ReportRow(s, "group_by=offer");
   CHECK(row.at("clicks").as_int64() == 5);
@@ -260,7 +281,8 @@ TEST_CASE("invalid UTF-8 in click fields is stored as U+FFFD, so JSON answers st
   Server s(dir.path());
   s.PutOffer("u", R"({"url":"https://x.example/?s={sub1}&c={click_id}"})");
   s.PutAffiliate("a", "{}");
-  HttpResult r = s.Get("/c/u?aff=a&sub1=%FF%FEok%C3%A9&source=%C0%AF", {{"User-Agent", "Mozilla \xff"}});
+  HttpResult r =
+      s.Get("/c/u?aff=a&sub1=%FF%FEok%C3%A9&source=%C0%AF", {{"User-Agent", "Mozilla \xff"}});
   REQUIRE(r.status == 302);
   CHECK(Param(r.header("location"), "s") == "%FF%FEok%C3%A9");  // the landing page gets the bytes
   HttpResult report = s.Api("GET", "/api/report?from=2000-01-01&to=2100-01-01&group_by=sub1");
@@ -277,13 +299,15 @@ TEST_CASE("invalid UTF-8 in click fields is stored as U+FFFD, so JSON answers st
 TEST_CASE("CR and LF in sub ids never reach a header", "[click][security]") {
   TempDir dir;
   Server s(dir.path());
-  s.PutOffer("o", R"({"url":"https://x.example/?s={sub1}&c={click_id}","fallback_url":"https://x.example/fb?s={sub1}"})");
+  s.PutOffer(
+      "o",
+      R"({"url":"https://x.example/?s={sub1}&c={click_id}","fallback_url":"https://x.example/fb?s={sub1}"})");
   s.PutAffiliate("a", "{}");
   for (const char* aff : {"a", "nobody"}) {
     std::string raw = RawExchange(
-        s.public_port(),
-        std::string("GET /c/o?aff=") + aff +
-            "&sub1=%0D%0ASet-Cookie:%20evil=1%0AX-Injected:%201%00 HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\nConnection: close\r\n\r\n");
+        s.public_port(), std::string("GET /c/o?aff=") + aff +
+                             "&sub1=%0D%0ASet-Cookie:%20evil=1%0AX-Injected:%201%00 "
+                             "HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\nConnection: close\r\n\r\n");
     INFO(raw);
     REQUIRE(raw.rfind("HTTP/1.1 302", 0) == 0);
     CHECK(raw.find("\r\nSet-Cookie: evil") == std::string::npos);
@@ -305,7 +329,9 @@ TEST_CASE("configuration, clicks and counters persist across restart", "[persist
   std::string cid;
   {
     Server s(dir.path());
-    s.PutOffer("keep", R"({"url":"https://x.example/?c={click_id}","currency":"eur","plan":{"events":{"sale":{"cpa":"1.5","cps_percent":"12.5"}}}})");
+    s.PutOffer(
+        "keep",
+        R"({"url":"https://x.example/?c={click_id}","currency":"eur","plan":{"events":{"sale":{"cpa":"1.5","cps_percent":"12.5"}}}})");
     s.PutAffiliate("aff", R"({"name":"Kept","parent":"boss"})");
     HttpResult r = s.Get("/c/keep?aff=aff&sub1=s");
     REQUIRE(r.status == 302);
@@ -331,7 +357,8 @@ TEST_CASE("configuration, clicks and counters persist across restart", "[persist
   CHECK(ReportRow(s, "group_by=offer").at("duplicate_clicks").as_int64() == 1);
 }
 
-TEST_CASE("recorded clicks survive SIGKILL once the WAL sync interval has passed", "[persistence]") {
+TEST_CASE("recorded clicks survive SIGKILL once the WAL sync interval has passed",
+          "[persistence]") {
   TempDir dir;
   std::vector<std::string> ids;
   {
@@ -355,10 +382,12 @@ TEST_CASE("admin API requires the bearer token on every route", "[admin][securit
   TempDir dir;
   Server s(dir.path());
   const std::vector<std::pair<std::string, std::string>> routes = {
-      {"GET", "/api/offers"},          {"GET", "/api/offers/x"},      {"PUT", "/api/offers/x"},
-      {"GET", "/api/affiliates"},      {"GET", "/api/affiliates/x"},  {"PUT", "/api/affiliates/x"},
-      {"GET", "/api/clicks/x"},        {"GET", "/api/report"},        {"GET", "/api/nope"},
-      {"POST", "/api/conversions/x/status"}, {"DELETE", "/api/offers/x"}};
+      {"GET", "/api/offers"},       {"GET", "/api/offers/x"},
+      {"PUT", "/api/offers/x"},     {"GET", "/api/affiliates"},
+      {"GET", "/api/affiliates/x"}, {"PUT", "/api/affiliates/x"},
+      {"GET", "/api/clicks/x"},     {"GET", "/api/report"},
+      {"GET", "/api/nope"},         {"POST", "/api/conversions/x/status"},
+      {"DELETE", "/api/offers/x"}};
   for (const auto& [method, target] : routes) {
     INFO(method << " " << target);
     const bool has_body = method == "PUT" || method == "POST";
@@ -369,7 +398,8 @@ TEST_CASE("admin API requires the bearer token on every route", "[admin][securit
     HttpResult wrong = Http(s.admin_port(), method, target,
                             {{"Authorization", "Bearer wrong-token-0123456789xx"}}, body);
     CHECK(wrong.status == 401);
-    HttpResult basic = Http(s.admin_port(), method, target, {{"Authorization", std::string("Basic ") + kToken}}, body);
+    HttpResult basic = Http(s.admin_port(), method, target,
+                            {{"Authorization", std::string("Basic ") + kToken}}, body);
     CHECK(basic.status == 401);
   }
   // Nothing was created by the refused PUTs.
@@ -406,11 +436,15 @@ TEST_CASE("bad admin input answers 400 with a reason and changes nothing", "[adm
       {R"({"url":"https://x.example/","currency":"US"})", "bad_currency"},
       {R"({"url":"https://x.example/","plan":{"events":{"sale":{"cpa":2.5}}}})", "bad_number"},
       {R"({"url":"https://x.example/","plan":{"events":{"sale":{"cpa":"-1"}}}})", "bad_number"},
-      {R"({"url":"https://x.example/","plan":{"events":{"sale":{"cps_percent":"12.34567"}}}})", "bad_number"},
-      {R"({"url":"https://x.example/","plan":{"events":{"sale":{"cps_percent":"101"}}}})", "bad_field"},
+      {R"({"url":"https://x.example/","plan":{"events":{"sale":{"cps_percent":"12.34567"}}}})",
+       "bad_number"},
+      {R"({"url":"https://x.example/","plan":{"events":{"sale":{"cps_percent":"101"}}}})",
+       "bad_field"},
       {R"({"url":"https://x.example/","plan":{"events":{"sale":{}}}})", "bad_field"},
-      {R"({"url":"https://x.example/","plan":{"tiers":[{"cpa":"1"},{"cpa":"1"},{"cpa":"1"},{"cpa":"1"},{"cpa":"1"}]}})", "bad_field"},
-      {R"({"url":"https://x.example/","plan":{"volume_steps":[{"min_conversions":5,"cpa":"1"},{"min_conversions":5,"cpa":"2"}]}})", "bad_field"},
+      {R"({"url":"https://x.example/","plan":{"tiers":[{"cpa":"1"},{"cpa":"1"},{"cpa":"1"},{"cpa":"1"},{"cpa":"1"}]}})",
+       "bad_field"},
+      {R"({"url":"https://x.example/","plan":{"volume_steps":[{"min_conversions":5,"cpa":"1"},{"min_conversions":5,"cpa":"2"}]}})",
+       "bad_field"},
       {R"({"url":"https://x.example/","id":"other"})", "bad_id"},
       // Macros in the host would let the visitor pick the destination (open redirect).
       {R"({"url":"https://{sub1}/land"})", "bad_url"},
@@ -442,7 +476,9 @@ TEST_CASE("bad admin input answers 400 with a reason and changes nothing", "[adm
   // Affiliates.
   CHECK(s.Api("PUT", "/api/affiliates/x", R"({"status":"gone"})").status == 400);
   CHECK(s.Api("PUT", "/api/affiliates/x", R"({"postback_url":"not a url"})").status == 400);
-  CHECK(ParseJson(s.Api("PUT", "/api/affiliates/x", R"({"parent":"x"})").body).at("reason").as_string() == "bad_parent");
+  CHECK(ParseJson(s.Api("PUT", "/api/affiliates/x", R"({"parent":"x"})").body)
+            .at("reason")
+            .as_string() == "bad_parent");
   s.PutAffiliate("p", R"({"parent":"q"})");
   HttpResult cycle = s.Api("PUT", "/api/affiliates/q", R"({"parent":"p"})");
   CHECK(cycle.status == 400);
@@ -450,9 +486,13 @@ TEST_CASE("bad admin input answers 400 with a reason and changes nothing", "[adm
   CHECK(s.Api("GET", "/api/affiliates/q").status == 404);
 
   // Report and click input.
-  CHECK(ParseJson(s.Api("GET", "/api/report?from=2024-13-01").body).at("reason").as_string() == "bad_date");
-  CHECK(ParseJson(s.Api("GET", "/api/report?from=2024-02-02&to=2024-02-01").body).at("reason").as_string() == "bad_date");
-  CHECK(ParseJson(s.Api("GET", "/api/report?group_by=week").body).at("reason").as_string() == "bad_group_by");
+  CHECK(ParseJson(s.Api("GET", "/api/report?from=2024-13-01").body).at("reason").as_string() ==
+        "bad_date");
+  CHECK(ParseJson(s.Api("GET", "/api/report?from=2024-02-02&to=2024-02-01").body)
+            .at("reason")
+            .as_string() == "bad_date");
+  CHECK(ParseJson(s.Api("GET", "/api/report?group_by=week").body).at("reason").as_string() ==
+        "bad_group_by");
   CHECK(s.Api("DELETE", "/api/offers/o").status == 405);
 }
 
@@ -482,16 +522,21 @@ TEST_CASE("X-Forwarded-For is believed only from trusted proxies", "[click][secu
     Server s(dir.path());
     s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}"})");
     s.PutAffiliate("a", "{}");
-    std::string cid = Param(s.Get("/c/o?aff=a", {{"X-Forwarded-For", "203.0.113.9"}}).header("location"), "c");
-    CHECK(ParseJson(s.Api("GET", "/api/clicks/" + cid).body).at("client_ip").as_string() == "127.0.0.1");
+    std::string cid =
+        Param(s.Get("/c/o?aff=a", {{"X-Forwarded-For", "203.0.113.9"}}).header("location"), "c");
+    CHECK(ParseJson(s.Api("GET", "/api/clicks/" + cid).body).at("client_ip").as_string() ==
+          "127.0.0.1");
   }
   SECTION("trusted peer: rightmost untrusted address") {
     Server s(dir.path(), {"--trusted-proxy", "127.0.0.0/8,10.0.0.0/8"});
     s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}"})");
     s.PutAffiliate("a", "{}");
-    std::string cid = Param(s.Get("/c/o?aff=a", {{"X-Forwarded-For", "198.51.100.7, 203.0.113.9, 10.1.2.3"}})
-                                .header("location"), "c");
-    CHECK(ParseJson(s.Api("GET", "/api/clicks/" + cid).body).at("client_ip").as_string() == "203.0.113.9");
+    std::string cid =
+        Param(s.Get("/c/o?aff=a", {{"X-Forwarded-For", "198.51.100.7, 203.0.113.9, 10.1.2.3"}})
+                  .header("location"),
+              "c");
+    CHECK(ParseJson(s.Api("GET", "/api/clicks/" + cid).body).at("client_ip").as_string() ==
+          "203.0.113.9");
   }
 }
 
@@ -509,15 +554,20 @@ TEST_CASE("health, readiness and metrics", "[ops]") {
   CHECK(s.Get("/c/m?aff=a").status == 302);
   CHECK(s.Get("/c/m?aff=a").status == 302);
   CHECK(s.Get("/c/nope").status == 404);
-  REQUIRE(s.Api("GET", "/api/report").status == 200);  // flushes the click writer
+  REQUIRE(s.Api("GET", "/api/report").status == 200);      // flushes the click writer
   HttpResult m = Http(s.admin_port(), "GET", "/metrics");  // no token needed
   REQUIRE(m.status == 200);
   CHECK(m.header("content-type").rfind("text/plain; version=0.0.4", 0) == 0);
-  CHECK(m.body.find("ricochet_http_requests_total{listener=\"public\",route=\"click\",code=\"302\"} 2\n") != std::string::npos);
-  CHECK(m.body.find("ricochet_http_requests_total{listener=\"public\",route=\"click\",code=\"404\"} 1\n") != std::string::npos);
+  CHECK(m.body.find(
+            "ricochet_http_requests_total{listener=\"public\",route=\"click\",code=\"302\"} 2\n") !=
+        std::string::npos);
+  CHECK(m.body.find(
+            "ricochet_http_requests_total{listener=\"public\",route=\"click\",code=\"404\"} 1\n") !=
+        std::string::npos);
   CHECK(m.body.find("ricochet_clicks_total{class=\"unique\"} 1\n") != std::string::npos);
   CHECK(m.body.find("ricochet_clicks_total{class=\"duplicate\"} 1\n") != std::string::npos);
-  CHECK(m.body.find("ricochet_http_request_duration_seconds_count{route=\"click\"} 3\n") != std::string::npos);
+  CHECK(m.body.find("ricochet_http_request_duration_seconds_count{route=\"click\"} 3\n") !=
+        std::string::npos);
   CHECK(Http(s.public_port(), "GET", "/metrics").status == 404);  // not on the public listener
   CHECK(Http(s.public_port(), "GET", "/nowhere").status == 404);
 }
@@ -541,7 +591,8 @@ TEST_CASE("start-up fails clearly on bad flags and busy ports", "[ops]") {
   CHECK(err.find("--listen") != std::string::npos);
   // A second server on the same data directory is refused (RocksDB lock), the first unharmed.
   CHECK(RunBinary({"--data", dir.path(), "--admin-token", "t", "--listen", "127.0.0.1:0",
-                   "--admin-listen", "127.0.0.1:0"}, &err) == 1);
+                   "--admin-listen", "127.0.0.1:0"},
+                  &err) == 1);
   CHECK(Http(s.admin_port(), "GET", "/healthz").status == 200);
 }
 

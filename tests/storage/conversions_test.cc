@@ -61,7 +61,8 @@ LedgerEntry Entry(uint64_t seq, const std::string& aff, attribution::Micros amou
 
 }  // namespace
 
-TEST_CASE("conversion, ledger and payout records round-trip and reject truncation", "[conversions]") {
+TEST_CASE("conversion, ledger and payout records round-trip and reject truncation",
+          "[conversions]") {
   ConversionRecord c = Conversion();
   std::string v = codec::EncodeConversion(c);
   ConversionRecord back;
@@ -79,7 +80,8 @@ TEST_CASE("conversion, ledger and payout records round-trip and reject truncatio
   CHECK(eback == e);
   CHECK_FALSE(codec::DecodeLedgerEntry(codec::LedgerKey(8), ev, &eback));  // key and seq disagree
 
-  OutboxEntry o{"ob_1", "cv_1", "a1", "https://aff.example/pb?p=1.00", OutboxState::kDead, 10, 5, 6, "HTTP 500"};
+  OutboxEntry o{"ob_1", "cv_1", "a1",      "https://aff.example/pb?p=1.00", OutboxState::kDead, 10,
+                5,      6,      "HTTP 500"};
   std::string ov = codec::EncodeOutbox(o);
   OutboxEntry oback;
   REQUIRE(codec::DecodeOutbox(ov, &oback));
@@ -105,7 +107,8 @@ TEST_CASE("commit, read back, and verify the ledger", "[conversions]") {
   }
   REQUIRE(t.store->CommitConversions(b).ok());
   CHECK(*t.store->GetConversion("cv_1") == Conversion());
-  CHECK(*t.store->FindConversionByKey(Conversion().idempotency_key) == std::optional<std::string>("cv_1"));
+  CHECK(*t.store->FindConversionByKey(Conversion().idempotency_key) ==
+        std::optional<std::string>("cv_1"));
   CHECK_FALSE(t.store->FindConversionByKey("nope")->has_value());
   auto h = t.store->LedgerHead();
   REQUIRE(h.ok());
@@ -174,7 +177,7 @@ TEST_CASE("cap and volume counts are kept per UTC day and per UTC month", "[conv
   b.conversions.push_back(Conversion());
   REQUIRE(t.store->CommitConversions(b).ok());
   CHECK(*t.store->CountedToday("o", 20'000) == 2);
-  CHECK(*t.store->CountedToday("o", 20'001) == 0);   // a new day starts from zero
+  CHECK(*t.store->CountedToday("o", 20'001) == 0);  // a new day starts from zero
   CHECK(*t.store->CountedMonth("o", "a1", 657) == 2);
   CHECK(*t.store->CountedMonth("o", "a1", 658) == 0);  // a new month starts from zero
   CHECK(*t.store->CountedMonth("o", "a2", 657) == 0);

@@ -102,20 +102,24 @@ TEST_CASE("report counters add up across batches and restarts", "[store]") {
   int32_t day = static_cast<int32_t>(t / 86'400'000);
   {
     auto store = OpenStore(dir.path);
-    REQUIRE(store->WriteClicks(std::vector<ClickRecord>{
-                MakeClick("1", t, "o", "a", attribution::ClickClass::kUnique, "x"),
-                MakeClick("2", t, "o", "a", attribution::ClickClass::kDuplicate, "x"),
-                MakeClick("3", t, "o", "a", attribution::ClickClass::kRateLimited, "x")})
+    REQUIRE(store
+                ->WriteClicks(std::vector<ClickRecord>{
+                    MakeClick("1", t, "o", "a", attribution::ClickClass::kUnique, "x"),
+                    MakeClick("2", t, "o", "a", attribution::ClickClass::kDuplicate, "x"),
+                    MakeClick("3", t, "o", "a", attribution::ClickClass::kRateLimited, "x")})
                 .ok());
-    REQUIRE(store->WriteClicks(std::vector<ClickRecord>{
-                MakeClick("4", t, "o", "a", attribution::ClickClass::kBot, "x"),
-                MakeClick("5", t, "o", "b", attribution::ClickClass::kUnique, "")})
+    REQUIRE(store
+                ->WriteClicks(std::vector<ClickRecord>{
+                    MakeClick("4", t, "o", "a", attribution::ClickClass::kBot, "x"),
+                    MakeClick("5", t, "o", "b", attribution::ClickClass::kUnique, "")})
                 .ok());
     REQUIRE(store->Close().ok());
   }
   auto store = OpenStore(dir.path);
-  REQUIRE(store->WriteClicks(std::vector<ClickRecord>{
-              MakeClick("6", t, "o", "a", attribution::ClickClass::kUnique, "x")}).ok());
+  REQUIRE(store
+              ->WriteClicks(std::vector<ClickRecord>{
+                  MakeClick("6", t, "o", "a", attribution::ClickClass::kUnique, "x")})
+              .ok());
   std::vector<CounterRow> rows;
   REQUIRE(store->ScanCounters(day, day, [&](const CounterRow& r) { rows.push_back(r); }).ok());
   REQUIRE(rows.size() == 2);
@@ -130,7 +134,8 @@ TEST_CASE("report counters add up across batches and restarts", "[store]") {
   CHECK(rows[1].affiliate == "b");
   CHECK(rows[1].values[kClicks] == 1);
   rows.clear();
-  REQUIRE(store->ScanCounters(day + 1, day + 10, [&](const CounterRow& r) { rows.push_back(r); }).ok());
+  REQUIRE(
+      store->ScanCounters(day + 1, day + 10, [&](const CounterRow& r) { rows.push_back(r); }).ok());
   CHECK(rows.empty());
 }
 
@@ -145,15 +150,19 @@ TEST_CASE("retention drops clicks, dedupe slots and visitor entries past the win
   REQUIRE(store->CompactAllForTest().ok());
   CHECK(store->GetClick(now, "fresh")->has_value());
   CHECK_FALSE(store->GetClick(old, "stale")->has_value());
-  auto slots = store->GetDedupeSlots(std::vector<attribution::DedupeKey>{*fresh.dedupe_key, *stale.dedupe_key});
+  auto slots = store->GetDedupeSlots(
+      std::vector<attribution::DedupeKey>{*fresh.dedupe_key, *stale.dedupe_key});
   REQUIRE(slots.ok());
   CHECK((*slots)[0] == now);
   CHECK_FALSE((*slots)[1].has_value());
   CHECK(store->VisitorClicks("o", "v1", 0, now + 1)->size() == 1);
   // Report counters are not clicks: they stay.
   int rows = 0;
-  REQUIRE(store->ScanCounters(static_cast<int32_t>(old / 86'400'000), static_cast<int32_t>(now / 86'400'000),
-                              [&](const CounterRow&) { ++rows; }).ok());
+  REQUIRE(store
+              ->ScanCounters(static_cast<int32_t>(old / 86'400'000),
+                             static_cast<int32_t>(now / 86'400'000),
+                             [&](const CounterRow&) { ++rows; })
+              .ok());
   CHECK(rows == 2);
 }
 

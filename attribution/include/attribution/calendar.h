@@ -28,8 +28,8 @@ namespace ricochet::attribution {
 }
 
 static_assert(UtcMonth(0) == 0);
-static_assert(UtcMonth(31LL * 86'400'000) == 1);          // 1970-02-01
-static_assert(UtcMonth(1'704'067'200'000LL) == 54 * 12);  // 2024-01-01
+static_assert(UtcMonth(31LL * 86'400'000) == 1);              // 1970-02-01
+static_assert(UtcMonth(1'704'067'200'000LL) == 54 * 12);      // 2024-01-01
 static_assert(UtcMonth(1'709'164'800'000LL) == 54 * 12 + 1);  // 2024-02-29
 static_assert(UtcDay(-1) == -1);
 

@@ -50,8 +50,8 @@ using DedupeKey = std::array<uint8_t, 16>;
 
 // Everything the classifier needs to know about one click.
 struct ClickFacts {
-  bool is_head = false;          // HEAD requests are never people
-  bool bot_user_agent = false;   // BotMatcher::Matches on the User-Agent
+  bool is_head = false;         // HEAD requests are never people
+  bool bot_user_agent = false;  // BotMatcher::Matches on the User-Agent
   // Clicks from this (offer, client IP) in the current UTC minute, this one included.
   uint32_t clicks_this_minute = 1;
   uint32_t max_clicks_per_ip_per_minute = 0;  // 0 = off

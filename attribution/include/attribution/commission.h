@@ -22,22 +22,22 @@ struct Ancestor {
 };
 
 struct CommissionRequest {
-  std::string_view event;               // "sale", "lead", ...
-  Micros sale_amount = 0;               // the postback's amount, 0 when absent
-  bool has_amount = false;              // whether the postback carried an amount
-  int currency_exponent = 2;            // ISO 4217 minor unit of the offer currency
+  std::string_view event;                  // "sale", "lead", ...
+  Micros sale_amount = 0;                  // the postback's amount, 0 when absent
+  bool has_amount = false;                 // whether the postback carried an amount
+  int currency_exponent = 2;               // ISO 4217 minor unit of the offer currency
   int64_t prior_conversions_in_month = 0;  // converting affiliate, this offer, this UTC month,
                                            // earlier and not rejected (all events)
-  const Plan* offer_plan = nullptr;     // required
-  const Plan* affiliate_plan = nullptr; // the converting affiliate's override, may be null
-  std::string_view affiliate;           // the converting affiliate (tier 1)
-  std::vector<Ancestor> ancestors;      // at most kMaxTiers - 1 are considered
+  const Plan* offer_plan = nullptr;        // required
+  const Plan* affiliate_plan = nullptr;    // the converting affiliate's override, may be null
+  std::string_view affiliate;              // the converting affiliate (tier 1)
+  std::vector<Ancestor> ancestors;         // at most kMaxTiers - 1 are considered
 };
 
 struct Commission {
   std::string affiliate;
-  int tier = 1;        // 1 = the converting affiliate
-  Micros amount = 0;   // rounded half-to-even to the currency's minor unit
+  int tier = 1;       // 1 = the converting affiliate
+  Micros amount = 0;  // rounded half-to-even to the currency's minor unit
   bool operator==(const Commission&) const = default;
 };
 

@@ -48,10 +48,10 @@ struct NewConversionFacts {
   bool affiliate_active = true;    // the click's affiliate still exists and is active
   bool click_is_bot = false;
   int64_t lookback_days = 30;
-  int64_t min_ctit_s = 0;                    // 0 = off
-  int64_t daily_conversion_cap = 0;          // 0 = off
-  int64_t counted_conversions_today = 0;     // this offer, this UTC day, not rejected
-  std::optional<ConversionStatus> requested; // the postback's status, if any (not kReversed)
+  int64_t min_ctit_s = 0;                     // 0 = off
+  int64_t daily_conversion_cap = 0;           // 0 = off
+  int64_t counted_conversions_today = 0;      // this offer, this UTC day, not rejected
+  std::optional<ConversionStatus> requested;  // the postback's status, if any (not kReversed)
   ConversionStatus default_status = ConversionStatus::kApproved;
 };
 
@@ -69,9 +69,9 @@ struct Outcome {
 // The click a visitor's conversion goes to: among (time_ms, click) pairs issued within
 // [now - lookback, now], the latest (last_click) or the earliest (first_click). Returns the
 // index into `clicks`, or nullopt when none qualifies.
-[[nodiscard]] std::optional<size_t> SelectClick(const std::vector<std::pair<int64_t, std::string_view>>& clicks,
-                                                AttributionModel model, int64_t now_ms,
-                                                int64_t lookback_days);
+[[nodiscard]] std::optional<size_t> SelectClick(
+    const std::vector<std::pair<int64_t, std::string_view>>& clicks, AttributionModel model,
+    int64_t now_ms, int64_t lookback_days);
 
 }  // namespace ricochet::attribution
 

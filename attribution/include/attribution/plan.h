@@ -14,8 +14,8 @@
 
 namespace ricochet::attribution {
 
-inline constexpr int kMaxTiers = 5;            // the converting affiliate plus four ancestors
-inline constexpr int kPercentDecimals = 4;     // "12.3456"
+inline constexpr int kMaxTiers = 5;         // the converting affiliate plus four ancestors
+inline constexpr int kPercentDecimals = 4;  // "12.3456"
 inline constexpr Micros kMaxPercent = 100 * kMicrosPerUnit;
 
 struct Rate {
@@ -31,7 +31,7 @@ struct VolumeStep {
 };
 
 struct Plan {
-  std::map<std::string, Rate> events;                // event name -> rate
+  std::map<std::string, Rate> events;                   // event name -> rate
   std::optional<std::vector<VolumeStep>> volume_steps;  // sorted by min_conversions
   std::optional<std::vector<Rate>> tiers;               // tiers[0] is the parent's (tier 2)
   bool operator==(const Plan&) const = default;

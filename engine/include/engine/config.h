@@ -53,8 +53,8 @@ struct ServerConfig {
   int header_timeout_s = 10;  // whole request head (and body) must arrive within this
   int idle_timeout_s = 60;    // keep-alive connection with no request
   int write_timeout_s = 10;
-  size_t max_pipeline = 16;   // requests read ahead of their answers on one connection
-  int drain_timeout_s = 10;   // on SIGTERM, time given to in-flight requests
+  size_t max_pipeline = 16;  // requests read ahead of their answers on one connection
+  int drain_timeout_s = 10;  // on SIGTERM, time given to in-flight requests
   // debug, info, warn, error.
   std::string log_level = "info";
 };

@@ -108,7 +108,7 @@ class ConversionService {
   uint32_t id_counter_ = 0;
   int32_t cached_day_ = INT32_MIN;
   int32_t cached_month_ = INT32_MIN;
-  std::map<std::string, int64_t> today_counts_;                       // offer -> count
+  std::map<std::string, int64_t> today_counts_;                          // offer -> count
   std::map<std::pair<std::string, std::string>, int64_t> month_counts_;  // (offer, aff) -> count
 };
 

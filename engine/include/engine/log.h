@@ -19,10 +19,17 @@ class Logger {
   static LogLevel ParseLevel(std::string_view name);
 
   bool Enabled(LogLevel level) const { return level >= min_level_; }
-  void Log(LogLevel level, std::string_view message, std::initializer_list<Field> fields = {}) const;
-  void Info(std::string_view m, std::initializer_list<Field> f = {}) const { Log(LogLevel::kInfo, m, f); }
-  void Warn(std::string_view m, std::initializer_list<Field> f = {}) const { Log(LogLevel::kWarn, m, f); }
-  void Error(std::string_view m, std::initializer_list<Field> f = {}) const { Log(LogLevel::kError, m, f); }
+  void Log(LogLevel level, std::string_view message,
+           std::initializer_list<Field> fields = {}) const;
+  void Info(std::string_view m, std::initializer_list<Field> f = {}) const {
+    Log(LogLevel::kInfo, m, f);
+  }
+  void Warn(std::string_view m, std::initializer_list<Field> f = {}) const {
+    Log(LogLevel::kWarn, m, f);
+  }
+  void Error(std::string_view m, std::initializer_list<Field> f = {}) const {
+    Log(LogLevel::kError, m, f);
+  }
 
  private:
   LogLevel min_level_;

@@ -34,8 +34,8 @@ enum class Listener : uint8_t { kPublic, kAdmin, kCount };
 inline constexpr int kStatusCodes[] = {200, 201, 204, 302, 304, 400, 401, 403, 404,
                                        405, 409, 413, 414, 422, 431, 500, 503};
 inline constexpr size_t kStatusSlots = std::size(kStatusCodes) + 1;  // last: other
-inline constexpr double kLatencyBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                             0.01,   0.025,   0.05,   0.1,   0.25,   0.5, 1.0};
+inline constexpr double kLatencyBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                             0.025,  0.05,    0.1,    0.25,  0.5,    1.0};
 inline constexpr size_t kBucketSlots = std::size(kLatencyBuckets) + 1;  // last: +Inf
 
 // Point-in-time values the owner of each subsystem supplies at scrape time.

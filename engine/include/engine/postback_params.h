@@ -13,15 +13,15 @@
 namespace ricochet::engine {
 
 struct PostbackParams {
-  std::optional<std::string> click_id;    // click_id | transaction_id | cid | clickid | subid
-  std::optional<std::string> visitor_id;  // visitor_id
-  std::optional<std::string> event;       // event | goal
-  std::optional<std::string> amount;      // amount | sale_amount | sum
-  std::optional<std::string> currency;    // currency
-  std::optional<std::string> order_id;    // order_id | txid | adv_sub
-  std::optional<std::string> status;      // status
-  std::optional<std::string> token;       // token | security_token
-  std::optional<std::string> offer_id;    // offer_id (pixel)
+  std::optional<std::string> click_id;       // click_id | transaction_id | cid | clickid | subid
+  std::optional<std::string> visitor_id;     // visitor_id
+  std::optional<std::string> event;          // event | goal
+  std::optional<std::string> amount;         // amount | sale_amount | sum
+  std::optional<std::string> currency;       // currency
+  std::optional<std::string> order_id;       // order_id | txid | adv_sub
+  std::optional<std::string> status;         // status
+  std::optional<std::string> token;          // token | security_token
+  std::optional<std::string> offer_id;       // offer_id (pixel)
   std::optional<std::string> return_format;  // return ("OK" asks for a plain-text answer)
   // Set by the pixel route, never from the request: no token, and the offer must allow pixels.
   bool from_pixel = false;

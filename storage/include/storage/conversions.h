@@ -33,9 +33,9 @@ struct ConversionRecord {
   bool has_amount = false;
   attribution::ConversionStatus status = attribution::ConversionStatus::kApproved;
   attribution::Reason reason = attribution::Reason::kNone;
-  int64_t time_ms = 0;        // created
+  int64_t time_ms = 0;  // created
   int64_t click_time_ms = 0;
-  int64_t updated_ms = 0;     // last status change
+  int64_t updated_ms = 0;                // last status change
   std::vector<Beneficiary> commissions;  // empty for conversions rejected at creation
   bool operator==(const ConversionRecord&) const = default;
 };
@@ -78,7 +78,8 @@ struct ConversionStats {
 struct PayoutItem {
   std::string affiliate;
   attribution::Micros amount = 0;
-  int64_t entries = 0;  // ledger entries moving this affiliate's approved balance since its last payout
+  int64_t entries =
+      0;  // ledger entries moving this affiliate's approved balance since its last payout
   bool operator==(const PayoutItem&) const = default;
 };
 
@@ -96,10 +97,10 @@ struct PayoutRecord {
 // (HTTP, retries, dead letters) updates `state`, `attempts` and `next_attempt_ms`.
 enum class OutboxState : uint8_t { kPending = 0, kDelivered = 1, kDead = 2 };
 struct OutboxEntry {
-  std::string id;             // also the idempotent {event_id} macro of the delivery
+  std::string id;  // also the idempotent {event_id} macro of the delivery
   std::string conversion_id;
-  std::string affiliate;      // the receiver
-  std::string url;            // fully rendered, macros percent-encoded
+  std::string affiliate;  // the receiver
+  std::string url;        // fully rendered, macros percent-encoded
   OutboxState state = OutboxState::kPending;
   int64_t attempts = 0;
   int64_t created_ms = 0;

@@ -74,7 +74,7 @@ class Store {
   // Makes every earlier write durable (fsync of the WAL).
   [[nodiscard]] absl::Status SyncWal();
   [[nodiscard]] absl::StatusOr<std::optional<ClickRecord>> GetClick(int64_t time_ms,
-                                                                     std::string_view click_id);
+                                                                    std::string_view click_id);
   // Click ids of `visitor_id` on `offer` issued in [from_ms, to_ms], oldest first.
   [[nodiscard]] absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> VisitorClicks(
       std::string_view offer, std::string_view visitor_id, int64_t from_ms, int64_t to_ms);
@@ -84,7 +84,8 @@ class Store {
   [[nodiscard]] absl::Status CommitConversions(const ConversionBatch& batch);
   [[nodiscard]] absl::StatusOr<std::optional<ConversionRecord>> GetConversion(std::string_view id);
   // The conversion id stored for an idempotency key.
-  [[nodiscard]] absl::StatusOr<std::optional<std::string>> FindConversionByKey(std::string_view key);
+  [[nodiscard]] absl::StatusOr<std::optional<std::string>> FindConversionByKey(
+      std::string_view key);
   // Non-rejected conversions of `offer` created on `day` (the daily cap's count).
   [[nodiscard]] absl::StatusOr<int64_t> CountedToday(std::string_view offer, int32_t day);
   // Non-rejected conversions of `affiliate` on `offer` created in `month` (volume steps).
