@@ -119,16 +119,7 @@ struct FlatObjectHandler {
     text.append(s.data(), s.size());
     return true;
   }
-  bool on_string(sv s, std::size_t, ec_t& ec) {
-    if (depth == 0) {
-      ec = boost::json::error::syntax;
-      return false;
-    }
-    text.append(s.data(), s.size());
-    Scalar(text);
-    text.clear();
-    return true;
-  }
+  bool on_string(sv s, std::size_t, ec_t& ec) { return Leaf(s, ec); }
   bool on_key_part(sv s, std::size_t, ec_t&) {
     key_parts.append(s.data(), s.size());
     return true;
@@ -143,7 +134,8 @@ struct FlatObjectHandler {
     text.append(s.data(), s.size());
     return true;
   }
-  bool Number(sv s, ec_t& ec) {
+  // The last part of a string or number literal: the member's whole value is now in `text`.
+  bool Leaf(sv s, ec_t& ec) {
     if (depth == 0) {
       ec = boost::json::error::syntax;
       return false;
@@ -153,9 +145,9 @@ struct FlatObjectHandler {
     text.clear();
     return true;
   }
-  bool on_int64(int64_t, sv s, ec_t& ec) { return Number(s, ec); }
-  bool on_uint64(uint64_t, sv s, ec_t& ec) { return Number(s, ec); }
-  bool on_double(double, sv s, ec_t& ec) { return Number(s, ec); }
+  bool on_int64(int64_t, sv s, ec_t& ec) { return Leaf(s, ec); }
+  bool on_uint64(uint64_t, sv s, ec_t& ec) { return Leaf(s, ec); }
+  bool on_double(double, sv s, ec_t& ec) { return Leaf(s, ec); }
   bool on_bool(bool b, ec_t& ec) {
     if (depth == 0) ec = boost::json::error::syntax;
     Scalar(b ? "true" : "false");
