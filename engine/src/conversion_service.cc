@@ -37,9 +37,6 @@ int64_t NowMillis() {
       .count();
 }
 
-int32_t MonthOf(int64_t ms) { return attribution::UtcMonth(ms); }
-int32_t DayOf(int64_t ms) { return attribution::UtcDay(ms); }
-
 bool Counted(ConversionStatus s) {
   return s == ConversionStatus::kPending || s == ConversionStatus::kApproved ||
          s == ConversionStatus::kPaid;
@@ -257,8 +254,8 @@ void ConversionService::ApplyTransition(Batch& b, storage::ConversionRecord& c,
     b.out.entries.push_back(std::move(e));
   }
   storage::ConversionStats st;
-  st.day = DayOf(c.time_ms);
-  st.month = MonthOf(c.time_ms);
+  st.day = attribution::UtcDay(c.time_ms);
+  st.month = attribution::UtcMonth(c.time_ms);
   st.offer = c.offer;
   st.affiliate = c.affiliate;
   st.sub1 = c.sub1;
@@ -410,8 +407,8 @@ ServiceReply ConversionService::HandlePostback(const Request& r, Batch& b) {
 
   // 4. A new conversion: commissions first (a missing amount is a 400, nothing written).
   const int exponent = attribution::CurrencyExponent(offer->currency).value_or(2);
-  const int32_t day = DayOf(b.now_ms);
-  const int32_t month = MonthOf(b.now_ms);
+  const int32_t day = attribution::UtcDay(b.now_ms);
+  const int32_t month = attribution::UtcMonth(b.now_ms);
   std::vector<attribution::Commission> commissions;
   if (affiliate != nullptr) {
     absl::StatusOr<int64_t> prior = CountedMonth(offer->id, ck.affiliate, month);

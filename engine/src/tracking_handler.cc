@@ -283,8 +283,9 @@ Response TrackingHandler::HandleClick(const Request& req, const RequestContext& 
     }
   });
 
-  const Affiliate* affiliate =
-      IsValidId(params[kAff]) ? catalog.FindAffiliate(params[kAff]) : nullptr;
+  // An `aff` outside the id syntax is an unknown affiliate, and is stored as none.
+  const bool aff_valid = IsValidId(params[kAff]);
+  const Affiliate* affiliate = aff_valid ? catalog.FindAffiliate(params[kAff]) : nullptr;
   const bool attributable = offer->active && affiliate != nullptr && affiliate->active;
   if (!attributable && offer->fallback_url.empty()) {
     std::string_view reason = !offer->active         ? "offer_paused"
@@ -351,7 +352,7 @@ Response TrackingHandler::HandleClick(const Request& req, const RequestContext& 
   r.click_id = std::move(click_id);
   r.time_ms = now_ms;
   r.offer = offer->id;
-  if (IsValidId(params[kAff])) r.affiliate = params[kAff];
+  if (aff_valid) r.affiliate = params[kAff];
   // Stored text is served back as JSON: keep it valid UTF-8 (the redirect above kept the bytes).
   for (int i = 0; i < 5; ++i) r.subs[i] = ToValidUtf8(params[kSub1 + i]);
   r.source = ToValidUtf8(params[kSource]);

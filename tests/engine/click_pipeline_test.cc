@@ -4,24 +4,18 @@
 #include <thread>
 
 #include "catch2/catch.hpp"
+#include "temp_dir.h"
 
 namespace ricochet::engine {
 namespace {
 
 struct Fixture {
   Fixture() {
-    std::string t = (std::filesystem::temp_directory_path() / "ricochet-pipe-XXXXXX").string();
-    REQUIRE(mkdtemp(t.data()) != nullptr);
-    path = t;
     storage::StoreOptions o;
-    o.path = path;
+    o.path = dir.path();
     store = std::move(*storage::Store::Open(o));
   }
-  ~Fixture() {
-    store.reset();
-    std::filesystem::remove_all(path);
-  }
-  std::string path;
+  testing::TempDir dir;  // declared first: outlives the store
   std::unique_ptr<storage::Store> store;
   Metrics metrics{1};
   Logger log{LogLevel::kError};

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
+
 namespace ricochet::testing {
 
 inline constexpr char kToken[] = "test-admin-token-0123456789";
@@ -21,17 +23,6 @@ struct HttpResult {
   std::string body;
   std::string header(const std::string& name) const;  // first value or ""
   size_t count(const std::string& name) const { return headers.count(name); }
-};
-
-// A temporary directory removed on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
 };
 
 class Server {

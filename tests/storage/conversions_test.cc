@@ -3,24 +3,18 @@
 #include "catch2/catch.hpp"
 #include "codec.h"
 #include "storage/store.h"
+#include "temp_dir.h"
 
 namespace ricochet::storage {
 namespace {
 
 struct TempStore {
   TempStore() {
-    std::string t = (std::filesystem::temp_directory_path() / "ricochet-conv-XXXXXX").string();
-    REQUIRE(mkdtemp(t.data()) != nullptr);
-    path = t;
     StoreOptions o;
-    o.path = path;
+    o.path = dir.path();
     store = std::move(*Store::Open(o));
   }
-  ~TempStore() {
-    store.reset();
-    std::filesystem::remove_all(path);
-  }
-  std::string path;
+  testing::TempDir dir;  // declared first: outlives the store
   std::unique_ptr<Store> store;
 };
 

@@ -4,19 +4,10 @@
 #include <filesystem>
 
 #include "catch2/catch.hpp"
+#include "temp_dir.h"
 
 namespace ricochet::storage {
 namespace {
-
-struct TempPath {
-  TempPath() {
-    std::string t = (std::filesystem::temp_directory_path() / "ricochet-store-XXXXXX").string();
-    REQUIRE(mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~TempPath() { std::filesystem::remove_all(path); }
-  std::string path;
-};
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -54,8 +45,8 @@ std::unique_ptr<Store> OpenStore(const std::string& path, int retention_days = 9
 }  // namespace
 
 TEST_CASE("clicks round-trip and dedupe slots are written for unique clicks only", "[store]") {
-  TempPath dir;
-  auto store = OpenStore(dir.path);
+  testing::TempDir dir;
+  auto store = OpenStore(dir.path());
   int64_t t = NowMs();
   std::vector<ClickRecord> clicks = {
       MakeClick("id-1", t, "o", "a", attribution::ClickClass::kUnique, "s"),
@@ -97,11 +88,11 @@ TEST_CASE("clicks round-trip and dedupe slots are written for unique clicks only
 }
 
 TEST_CASE("report counters add up across batches and restarts", "[store]") {
-  TempPath dir;
+  testing::TempDir dir;
   int64_t t = NowMs();
   int32_t day = static_cast<int32_t>(t / 86'400'000);
   {
-    auto store = OpenStore(dir.path);
+    auto store = OpenStore(dir.path());
     REQUIRE(store
                 ->WriteClicks(std::vector<ClickRecord>{
                     MakeClick("1", t, "o", "a", attribution::ClickClass::kUnique, "x"),
@@ -115,7 +106,7 @@ TEST_CASE("report counters add up across batches and restarts", "[store]") {
                 .ok());
     REQUIRE(store->Close().ok());
   }
-  auto store = OpenStore(dir.path);
+  auto store = OpenStore(dir.path());
   REQUIRE(store
               ->WriteClicks(std::vector<ClickRecord>{
                   MakeClick("6", t, "o", "a", attribution::ClickClass::kUnique, "x")})
@@ -140,8 +131,8 @@ TEST_CASE("report counters add up across batches and restarts", "[store]") {
 }
 
 TEST_CASE("retention drops clicks, dedupe slots and visitor entries past the window", "[store]") {
-  TempPath dir;
-  auto store = OpenStore(dir.path, /*retention_days=*/30);
+  testing::TempDir dir;
+  auto store = OpenStore(dir.path(), /*retention_days=*/30);
   int64_t now = NowMs();
   int64_t old = now - 31LL * 86'400'000;
   ClickRecord fresh = MakeClick("fresh", now, "o", "a", attribution::ClickClass::kUnique);
@@ -167,9 +158,9 @@ TEST_CASE("retention drops clicks, dedupe slots and visitor entries past the win
 }
 
 TEST_CASE("config and meta values persist", "[store]") {
-  TempPath dir;
+  testing::TempDir dir;
   {
-    auto store = OpenStore(dir.path);
+    auto store = OpenStore(dir.path());
     REQUIRE(store->PutConfig("offer", "b", R"({"id":"b"})").ok());
     REQUIRE(store->PutConfig("offer", "a", R"({"id":"a"})").ok());
     REQUIRE(store->PutConfig("affiliate", "a", R"({"id":"aff"})").ok());
@@ -178,7 +169,7 @@ TEST_CASE("config and meta values persist", "[store]") {
     CHECK(*meta == "first");
     REQUIRE(store->CheckWritable().ok());
   }
-  auto store = OpenStore(dir.path);
+  auto store = OpenStore(dir.path());
   auto offers = store->ListConfig("offer");
   REQUIRE(offers.ok());
   REQUIRE(offers->size() == 2);
