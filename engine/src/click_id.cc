@@ -69,28 +69,44 @@ uint64_t SipHash24(uint64_t k0, uint64_t k1, const uint8_t* data, size_t len) {
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
-std::string Base64UrlEncode(const uint8_t* data, size_t len) {
+namespace {
+
+std::string Encode64(const char* alphabet, const uint8_t* data, size_t len) {
   std::string out;
   out.reserve((len * 4 + 2) / 3);
   size_t i = 0;
   for (; i + 3 <= len; i += 3) {
     uint32_t n = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8) | data[i + 2];
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(kAlphabet[(n >> 6) & 63]);
-    out.push_back(kAlphabet[n & 63]);
+    out.push_back(alphabet[(n >> 18) & 63]);
+    out.push_back(alphabet[(n >> 12) & 63]);
+    out.push_back(alphabet[(n >> 6) & 63]);
+    out.push_back(alphabet[n & 63]);
   }
   if (len - i == 1) {
     uint32_t n = uint32_t{data[i]} << 16;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(alphabet[(n >> 18) & 63]);
+    out.push_back(alphabet[(n >> 12) & 63]);
   } else if (len - i == 2) {
     uint32_t n = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8);
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(kAlphabet[(n >> 6) & 63]);
+    out.push_back(alphabet[(n >> 18) & 63]);
+    out.push_back(alphabet[(n >> 12) & 63]);
+    out.push_back(alphabet[(n >> 6) & 63]);
   }
   return out;
+}
+
+// The 64 base64url characters in ASCII order, so byte order survives encoding.
+constexpr char kSortableAlphabet[] =
+    "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+
+}  // namespace
+
+std::string Base64UrlEncode(const uint8_t* data, size_t len) {
+  return Encode64(kAlphabet, data, len);
+}
+
+std::string SortableIdEncode(const uint8_t* data, size_t len) {
+  return Encode64(kSortableAlphabet, data, len);
 }
 
 std::optional<std::string> Base64UrlDecode(std::string_view text) {

@@ -228,7 +228,7 @@ std::string ConversionService::NewId(std::string_view prefix, int64_t now_ms) {
     raw[2 + i] = static_cast<uint8_t>(static_cast<uint64_t>(now_ms) >> (8 * (5 - i)));
   uint32_t n = ++id_counter_;
   for (int i = 0; i < 4; ++i) raw[8 + i] = static_cast<uint8_t>(n >> (8 * (3 - i)));
-  return std::string(prefix) + Base64UrlEncode(raw, sizeof(raw));
+  return std::string(prefix) + SortableIdEncode(raw, sizeof(raw));
 }
 
 void ConversionService::ApplyTransition(Batch& b, storage::ConversionRecord& c,

@@ -43,6 +43,10 @@ class ClickIdCodec {
 
 // Base64url without padding.
 [[nodiscard]] std::string Base64UrlEncode(const uint8_t* data, size_t len);
+// Same characters as base64url, but an order-preserving alphabet: for equal-length inputs the
+// encodings sort exactly as the bytes do. Record ids (conversions, outbox, payouts) use it so
+// that RocksDB's key order is their time order.
+[[nodiscard]] std::string SortableIdEncode(const uint8_t* data, size_t len);
 // Strict decode: nullopt on any character outside the alphabet or non-canonical trailing bits.
 [[nodiscard]] std::optional<std::string> Base64UrlDecode(std::string_view text);
 
