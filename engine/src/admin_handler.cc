@@ -1,5 +1,6 @@
 #include <openssl/crypto.h>
 
+#include <filesystem>
 #include <future>
 #include <map>
 #include <tuple>
@@ -18,6 +19,7 @@
 #include "boost/json/serialize.hpp"
 #include "boost/json/value.hpp"
 #include "engine/handlers.h"
+#include "engine/net.h"
 #include "engine/url.h"
 #include "storage/conversions.h"
 
@@ -74,6 +76,35 @@ std::string Rfc3339(int64_t ms) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
 }
 
+std::string_view OutboxStateName(storage::OutboxState s) {
+  switch (s) {
+    case storage::OutboxState::kPending:
+      return "pending";
+    case storage::OutboxState::kDelivered:
+      return "delivered";
+    case storage::OutboxState::kDead:
+      return "dead";
+  }
+  return "pending";
+}
+
+json::object OutboxToJson(const storage::OutboxEntry& o) {
+  json::object j{{"id", o.id},
+                 {"conversion_id", o.conversion_id},
+                 {"affiliate", o.affiliate},
+                 {"url", o.url},
+                 {"state", OutboxStateName(o.state)},
+                 {"attempts", o.attempts},
+                 {"created", Rfc3339(o.created_ms)}};
+  if (o.state == storage::OutboxState::kPending) j["next_attempt"] = Rfc3339(o.next_attempt_ms);
+  if (o.last_attempt_ms > 0) j["last_attempt"] = Rfc3339(o.last_attempt_ms);
+  if (o.last_status > 0) j["last_status"] = o.last_status;
+  // last_error is "code" or "code: detail"; the code alone is the machine-readable reason.
+  if (!o.last_error.empty()) j["reason"] = o.last_error.substr(0, o.last_error.find(':'));
+  j["last_error"] = o.last_error;
+  return j;
+}
+
 }  // namespace
 
 AdminHandler::AdminHandler(const Services& services) : s_(services) {}
@@ -97,6 +128,8 @@ void AdminHandler::Handle(Request&& req, const RequestContext& ctx, Responder re
     g.memtable_bytes = st.memtable_bytes;
     g.pending_compaction_bytes = st.pending_compaction_bytes;
     g.estimated_clicks = st.estimated_clicks;
+    g.outbox_pending = s_.postbacks->pending();
+    g.outbox_in_flight = s_.postbacks->in_flight();
     g.uptime_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - s_.started).count();
     Response res(http::status::ok, req.version());
@@ -191,8 +224,25 @@ Response AdminHandler::HandleApi(const Request& req, std::string_view path,
     return GetBalances(req, parts[2]);
   }
   if (parts.size() == 2 && parts[1] == "payouts") {
-    if (method != http::verb::post) return not_allowed("POST");
+    if (method == http::verb::get) return ListPayouts(req);
+    if (method != http::verb::post) return not_allowed("GET, POST");
     return CreatePayout(req);
+  }
+  if (parts.size() == 3 && parts[1] == "outbox") {
+    if (method != http::verb::get) return not_allowed("GET");
+    return GetOutboxEntry(req, parts[2]);
+  }
+  if (parts.size() == 4 && parts[1] == "outbox" && parts[3] == "retry") {
+    if (method != http::verb::post) return not_allowed("POST");
+    return RetryOutbox(req, parts[2]);
+  }
+  if (parts.size() == 2 && parts[1] == "backup") {
+    if (method != http::verb::post) return not_allowed("POST");
+    return Backup(req);
+  }
+  if (parts.size() == 2 && parts[1] == "stats") {
+    if (method != http::verb::get) return not_allowed("GET");
+    return Stats(req);
   }
   if (parts.size() == 3 && parts[1] == "payouts") {
     if (method != http::verb::get) return not_allowed("GET");
@@ -236,6 +286,23 @@ Response AdminHandler::PutAffiliate(const Request& req, std::string_view id) {
   FieldError error;
   if (!ParseAffiliate(id, req.body(), &aff, &error))
     return FieldErrorResponse(req.version(), error);
+  if (!aff.postback_url.empty() && !s_.config->allow_private_postbacks) {
+    // A literal private address can be refused now; names are checked when resolved at delivery.
+    absl::StatusOr<HttpTarget> t = ParseHttpTarget(aff.postback_url.text());
+    boost::system::error_code ec;
+    boost::asio::ip::address a =
+        t.ok() ? boost::asio::ip::make_address(t->host, ec) : boost::asio::ip::address();
+    if (t.ok() && !ec) {
+      if (std::optional<std::string_view> c = BlockedTargetClass(a)) {
+        return FieldErrorResponse(
+            req.version(),
+            {"ssrf_blocked", "postback_url",
+             absl::StrCat(
+                 "postback_url names a ", ToAbsl(*c),
+                 " address; start the server with --allow-private-postbacks to allow it")});
+      }
+    }
+  }
   json::object stored = AffiliateToJson(aff);
   std::lock_guard<std::mutex> lock(*s_.config_mu);
   auto next = std::make_shared<Catalog>(*s_.catalog->Snapshot());
@@ -587,15 +654,7 @@ Response AdminHandler::ListOutbox(const Request& req, std::string_view query) {
   }
   json::array entries;
   absl::Status st = s_.store->ScanOutbox(want, [&](const storage::OutboxEntry& o) {
-    entries.push_back({{"id", o.id},
-                       {"conversion_id", o.conversion_id},
-                       {"affiliate", o.affiliate},
-                       {"url", o.url},
-                       {"state", state},
-                       {"attempts", o.attempts},
-                       {"created", Rfc3339(o.created_ms)},
-                       {"next_attempt", Rfc3339(o.next_attempt_ms)},
-                       {"last_error", o.last_error}});
+    entries.push_back(OutboxToJson(o));
     return entries.size() < 10000;
   });
   if (!st.ok()) return StorageError(req.version(), s_, st, "scan outbox");
@@ -641,6 +700,114 @@ Response AdminHandler::GetPayout(const Request& req, std::string_view name) {
   o["min_amount"] = attribution::FormatMicros(p.min_amount, d);
   o["time"] = Rfc3339(p.time_ms);
   o["items"] = std::move(items);
+  return Json(req.version(), o);
+}
+
+Response AdminHandler::ListPayouts(const Request& req) {
+  json::array payouts;
+  absl::Status st = s_.store->ScanPayouts([&](const storage::PayoutRecord& p) {
+    const int d = Decimals(p.currency);
+    attribution::Micros total = 0;
+    for (const storage::PayoutItem& i : p.items) total += i.amount;
+    payouts.push_back({{"id", p.id},
+                       {"currency", p.currency},
+                       {"min_amount", attribution::FormatMicros(p.min_amount, d)},
+                       {"time", Rfc3339(p.time_ms)},
+                       {"affiliates", p.items.size()},
+                       {"total", attribution::FormatMicros(total, d)}});
+    return true;
+  });
+  if (!st.ok()) return StorageError(req.version(), s_, st, "scan payouts");
+  json::object out;
+  out["payouts"] = std::move(payouts);
+  return Json(req.version(), out);
+}
+
+Response AdminHandler::GetOutboxEntry(const Request& req, std::string_view id) {
+  auto entry = s_.store->GetOutbox(id);
+  if (!entry.ok()) return StorageError(req.version(), s_, entry.status(), "get outbox entry");
+  if (!entry->has_value())
+    return JsonError(req.version(), http::status::not_found, "unknown_outbox_entry");
+  return Json(req.version(), OutboxToJson(**entry));
+}
+
+Response AdminHandler::RetryOutbox(const Request& req, std::string_view id) {
+  std::promise<PostbackSender::RetryResult> promise;
+  std::future<PostbackSender::RetryResult> future = promise.get_future();
+  s_.postbacks->Retry(std::string(id), [&promise](PostbackSender::RetryResult r) {
+    promise.set_value(std::move(r));
+  });
+  if (future.wait_for(kFlushTimeout) != std::future_status::ready) {
+    // The sender's worker is stopping; the entry is unchanged.
+    return JsonError(req.version(), http::status::service_unavailable, "shutting_down");
+  }
+  PostbackSender::RetryResult r = future.get();
+  if (r.status != 200) {
+    std::string extra;
+    if (!r.entry.id.empty()) extra = absl::StrCat(R"("id":")", r.entry.id, R"(")");
+    return JsonError(req.version(), static_cast<http::status>(r.status), r.reason, extra);
+  }
+  return Json(req.version(), OutboxToJson(r.entry));
+}
+
+Response AdminHandler::Backup(const Request& req) {
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body(), ec);
+  const json::value* path =
+      !ec && body.is_object() ? body.get_object().if_contains("path") : nullptr;
+  if (path == nullptr || !path->is_string() || path->get_string().empty()) {
+    return JsonError(req.version(), http::status::bad_request, "bad_path",
+                     R"("message":"body must be {\"path\": \"/absolute/new/directory\"}")");
+  }
+  std::string target(path->get_string());
+  if (target[0] != '/' || HasControlChars(target)) {
+    return JsonError(req.version(), http::status::bad_request, "bad_path",
+                     R"("message":"path must be an absolute path on the server")");
+  }
+  std::error_code fec;
+  if (std::filesystem::exists(target, fec)) {
+    return JsonError(req.version(), http::status::conflict, "path_exists",
+                     R"("message":"the checkpoint directory must not exist yet")");
+  }
+  const auto started = std::chrono::steady_clock::now();
+  absl::StatusOr<storage::CheckpointInfo> info = s_.store->Checkpoint(target);
+  if (!info.ok()) {
+    s_.log->Error("backup failed", {{"path", target}, {"error", info.status().ToString()}});
+    json::object o{{"reason", "backup_failed"}, {"message", std::string(info.status().message())}};
+    return Json(req.version(), o, http::status::internal_server_error);
+  }
+  const int64_t elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - started)
+                              .count();
+  s_.log->Info("backup written", {{"path", target},
+                                  {"files", std::to_string(info->files)},
+                                  {"bytes", std::to_string(info->bytes)}});
+  json::object o{{"path", info->path},
+                 {"files", info->files},
+                 {"bytes", info->bytes},
+                 {"elapsed_ms", elapsed}};
+  return Json(req.version(), o);
+}
+
+Response AdminHandler::Stats(const Request& req) {
+  storage::StoreStats st = s_.store->Stats();
+  json::object o;
+  o["version"] = RICOCHET_VERSION;
+  o["uptime_s"] = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::steady_clock::now() - s_.started)
+                      .count();
+  o["data_dir"] = s_.config->data_dir;
+  o["threads"] = s_.config->threads;
+  std::shared_ptr<const Catalog> cat = s_.catalog->Snapshot();
+  o["offers"] = cat->offers.size();
+  o["affiliates"] = cat->affiliates.size();
+  o["clicks"] =
+      json::object{{"estimated_stored", st.estimated_clicks}, {"queue_depth", s_.clicks->depth()}};
+  o["outbox"] =
+      json::object{{"pending", s_.postbacks->pending()}, {"in_flight", s_.postbacks->in_flight()}};
+  o["rocksdb"] = json::object{{"wal_syncs", st.wal_syncs},
+                              {"memtable_bytes", st.memtable_bytes},
+                              {"pending_compaction_bytes", st.pending_compaction_bytes}};
   return Json(req.version(), o);
 }
 

@@ -117,12 +117,36 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   po.queue_limit = c.click_queue_limit;
   app->clicks_ =
       std::make_unique<ClickPipeline>(app->store_.get(), app->metrics_.get(), &app->log_, po);
-  app->conversions_ = std::make_unique<ConversionService>(app->store_.get(), app->catalog_.get(),
-                                                          app->click_ids_.get(), app->clicks_.get(),
-                                                          &app->log_, c.partition);
+  app->conversions_ = std::make_unique<ConversionService>(
+      app->store_.get(), app->catalog_.get(), app->click_ids_.get(), app->clicks_.get(),
+      app->metrics_.get(), &app->log_, c.partition);
+  app->pool_ = std::make_unique<boost::asio::thread_pool>(2);
+
+  HttpServerOptions ho;
+  ho.threads = c.threads;
+  ho.max_header_bytes = c.max_header_bytes;
+  ho.max_body_bytes = c.max_body_bytes;
+  ho.header_timeout = std::chrono::seconds(c.header_timeout_s);
+  ho.idle_timeout = std::chrono::seconds(c.idle_timeout_s);
+  ho.write_timeout = std::chrono::seconds(c.write_timeout_s);
+  ho.max_pipeline = c.max_pipeline;
+  ho.access_log = c.access_log;
+  app->server_ = std::make_unique<HttpServer>(ho, app->metrics_.get(), &app->log_);
+  PostbackSenderOptions pso;
+  pso.allow_private = c.allow_private_postbacks;
+  pso.max_attempts = c.postback_max_attempts;
+  pso.retry_ms = c.postback_retry_ms;
+  pso.retry_max_ms = c.postback_retry_max_ms;
+  pso.timeout_ms = c.postback_timeout_ms;
+  pso.concurrency = c.postback_concurrency;
+  app->sender_ = std::make_unique<PostbackSender>(app->server_->context(0), app->store_.get(),
+                                                  app->metrics_.get(), &app->log_, pso);
+  app->conversions_->SetOutboxListener(
+      [sender = app->sender_.get()](const std::vector<storage::OutboxEntry>& entries) {
+        sender->Enqueue(entries);
+      });
   // Reads the ledger head: a database whose chain cannot be read must not take money.
   if (absl::Status st = app->conversions_->Start(); !st.ok()) return st;
-  app->pool_ = std::make_unique<boost::asio::thread_pool>(2);
 
   Services s;
   s.config = &app->config_;
@@ -130,6 +154,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   s.catalog = app->catalog_.get();
   s.clicks = app->clicks_.get();
   s.conversions = app->conversions_.get();
+  s.postbacks = app->sender_.get();
   s.click_ids = app->click_ids_.get();
   s.bots = app->bots_.get();
   s.metrics = app->metrics_.get();
@@ -141,15 +166,6 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   app->tracking_ = std::make_unique<TrackingHandler>(s);
   app->admin_ = std::make_unique<AdminHandler>(s);
 
-  HttpServerOptions ho;
-  ho.threads = c.threads;
-  ho.max_header_bytes = c.max_header_bytes;
-  ho.max_body_bytes = c.max_body_bytes;
-  ho.header_timeout = std::chrono::seconds(c.header_timeout_s);
-  ho.idle_timeout = std::chrono::seconds(c.idle_timeout_s);
-  ho.write_timeout = std::chrono::seconds(c.write_timeout_s);
-  ho.max_pipeline = c.max_pipeline;
-  app->server_ = std::make_unique<HttpServer>(ho, app->metrics_.get(), &app->log_);
   if (absl::Status st = app->server_->Listen(Listener::kPublic, c.listen, app->tracking_.get());
       !st.ok()) {
     return absl::UnavailableError(absl::StrCat("--listen: ", st.message()));
@@ -161,7 +177,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   return app;
 }
 
-void App::Start() {
+absl::Status App::Start() {
+  // Before any postback can arrive: what the outbox still owes is scheduled first.
+  if (absl::Status st = sender_->Start(); !st.ok()) return st;
   clicks_->Start();
   server_->Start();
   running_ = true;
@@ -171,16 +189,19 @@ void App::Start() {
              {"data", config_.data_dir},
              {"threads", std::to_string(config_.threads)},
              {"version", RICOCHET_VERSION}});
+  return absl::OkStatus();
 }
 
 void App::Stop() {
   if (!running_) return;
   running_ = false;
   log_.Info("ricochet stopping: draining connections");
+  sender_->Stop();  // attempts in flight stay on record and are retried after the restart
   server_->Shutdown(std::chrono::seconds(config_.drain_timeout_s));
   conversions_->Stop();  // every queued postback answered (durable or 503)
   pool_->join();         // admin work in flight finishes (its answers may no longer be sent)
   server_.reset();       // sessions die while their io_contexts still exist
+  sender_.reset();       // after its io_context: no handler can reach it any more
   clicks_->Stop();       // every queued click written and fsynced
   if (absl::Status st = store_->Close(); !st.ok()) {
     log_.Error("closing the database failed", {{"error", st.ToString()}});

@@ -104,6 +104,14 @@ Usage: ricochet [flags]
   --max-pipeline N           pipelined requests read ahead per connection (default 16)
   --drain-timeout-s N        SIGTERM grace period for in-flight requests (default 10)
   --log-level LEVEL          debug, info, warn or error (default info)
+  --access-log               log one JSON line per answered request (default off)
+  --allow-private-postbacks  let affiliate postback URLs reach private, loopback, link-local,
+                             unique-local, metadata and IPv4-mapped addresses (default off)
+  --postback-max-attempts N  delivery attempts before a dead letter, 1..100 (default 10)
+  --postback-retry-ms N      first retry delay in ms, doubling per attempt (default 1000)
+  --postback-retry-max-ms N  longest retry delay in ms (default 3600000)
+  --postback-timeout-ms N    deadline of one delivery attempt in ms (default 10000)
+  --postback-concurrency N   deliveries in flight at once (default 32)
   --help                     this text
   --version                  print the version
 
@@ -129,6 +137,21 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv)
     std::string_view name = arg.substr(2);
     std::string_view value;
     size_t eq = name.find('=');
+    if (std::string_view base = name.substr(0, eq);
+        base == "access-log" || base == "allow-private-postbacks") {  // switches
+      bool on = true;
+      if (eq != std::string_view::npos) {
+        std::string_view v = name.substr(eq + 1);
+        name = base;
+        if (v != "true" && v != "false") {
+          return absl::InvalidArgumentError(
+              absl::StrCat("--", ToAbsl(name), ": expected true or false"));
+        }
+        on = v == "true";
+      }
+      (name == "access-log" ? c.access_log : c.allow_private_postbacks) = on;
+      continue;
+    }
     if (eq != std::string_view::npos) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
@@ -195,6 +218,16 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv)
       s = ParseNumber<size_t>("max-pipeline", value, 1, 1024, &c.max_pipeline);
     } else if (name == "drain-timeout-s") {
       s = ParseNumber("drain-timeout-s", value, 0, 3600, &c.drain_timeout_s);
+    } else if (name == "postback-max-attempts") {
+      s = ParseNumber("postback-max-attempts", value, 1, 100, &c.postback_max_attempts);
+    } else if (name == "postback-retry-ms") {
+      s = ParseNumber("postback-retry-ms", value, 1, 86'400'000, &c.postback_retry_ms);
+    } else if (name == "postback-retry-max-ms") {
+      s = ParseNumber("postback-retry-max-ms", value, 1, 86'400'000, &c.postback_retry_max_ms);
+    } else if (name == "postback-timeout-ms") {
+      s = ParseNumber("postback-timeout-ms", value, 100, 600'000, &c.postback_timeout_ms);
+    } else if (name == "postback-concurrency") {
+      s = ParseNumber("postback-concurrency", value, 1, 4096, &c.postback_concurrency);
     } else if (name == "log-level") {
       if (value != "debug" && value != "info" && value != "warn" && value != "error") {
         return absl::InvalidArgumentError("--log-level: expected debug, info, warn or error");

@@ -28,7 +28,8 @@ constexpr auto kClickFlushTimeout = std::chrono::seconds(2);
 
 ServiceReply Error(int status, std::string_view reason, json::object extra = {}) {
   extra["reason"] = reason;
-  return {status, json::serialize(extra), false};
+  return {status, json::serialize(extra), false, status >= 500 ? "unavailable" : "refused",
+          std::string(reason)};
 }
 
 int64_t NowMillis() {
@@ -74,11 +75,12 @@ struct ConversionService::Batch {
 
 ConversionService::ConversionService(storage::Store* store, CatalogHolder* catalog,
                                      const ClickIdCodec* click_ids, ClickPipeline* clicks,
-                                     const Logger* log, uint16_t partition)
+                                     Metrics* metrics, const Logger* log, uint16_t partition)
     : store_(store),
       catalog_(catalog),
       click_ids_(click_ids),
       clicks_(clicks),
+      metrics_(metrics),
       log_(log),
       partition_(partition) {}
 
@@ -178,7 +180,11 @@ void ConversionService::ProcessBatch(std::deque<Request>& requests) {
       }
     }
     Commit(b, replies);
-    for (size_t k = 0; k < replies.size(); ++k) requests[first + k].done(std::move(replies[k]));
+    for (size_t k = 0; k < replies.size(); ++k) {
+      if (requests[first + k].kind != Request::kPayout)
+        metrics_->CountConversion(replies[k].result, replies[k].reason);
+      requests[first + k].done(std::move(replies[k]));
+    }
   }
 }
 
@@ -200,6 +206,8 @@ void ConversionService::Commit(Batch& b, std::vector<ServiceReply>& replies) {
         if (it != month_counts_.end()) it->second += delta;
       }
     }
+    // Durable now: the sender may deliver them.
+    if (outbox_listener_ && !b.out.outbox.empty()) outbox_listener_(b.out.outbox);
     return;
   }
   log_->Error("conversion batch not durable; answering 503",
@@ -297,8 +305,10 @@ json::object Outcome(std::string_view result, const storage::ConversionRecord& c
 }
 
 ServiceReply Ok(json::object o, bool plain) {
-  if (plain) return {200, "OK", true};
-  return {200, json::serialize(o), false};
+  ServiceReply reply{200, plain ? "OK" : json::serialize(o), plain};
+  if (const json::value* v = o.if_contains("result")) reply.result = v->as_string();
+  if (const json::value* v = o.if_contains("reason")) reply.reason = v->as_string();
+  return reply;
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/write.hpp"
+#include "engine/url.h"
 
 namespace ricochet::engine {
 namespace asio = boost::asio;
@@ -168,6 +169,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Route route = Route::kNotFound;
     std::chrono::steady_clock::time_point received;
     Response response;
+    std::string access;  // "METHOD target" when the access log is on
   };
 
   const HttpServerOptions& opts() const { return server_.options_; }
@@ -327,6 +329,10 @@ class Session : public std::enable_shared_from_this<Session> {
     slot.close = !keep_alive;
     slot.head = req.method() == http::verb::head;
     slot.received = std::chrono::steady_clock::now();
+    if (opts().access_log) {
+      slot.access = absl::StrCat(ToAbsl(std::string_view(req.method_string())), " ",
+                                 ToAbsl(std::string_view(req.target())));
+    }
     if (!keep_alive) read_closed_ = true;
     uint64_t seq = slot.seq;
     slots_.push_back(std::move(slot));
@@ -349,6 +355,13 @@ class Session : public std::enable_shared_from_this<Session> {
     if (front.route != Route::kBadRequest) {
       server_.metrics_->RecordRequest(worker_, context_.listener, front.route,
                                       front.response.result_int(), micros);
+    }
+    if (opts().access_log) {
+      server_.log_->Info("access", {{"request", ToValidUtf8(front.access)},
+                                    {"status", std::to_string(front.response.result_int())},
+                                    {"us", std::to_string(micros)},
+                                    {"peer", context_.peer.to_string()},
+                                    {"listener", std::string(ListenerName(context_.listener))}});
     }
     writing_ = true;
     stream_.expires_after(opts().write_timeout);
@@ -516,6 +529,8 @@ void HttpServer::Start() {
     w.thread = std::thread([&w] { w.ioc.run(); });
   }
 }
+
+boost::asio::io_context& HttpServer::context(size_t i) { return workers_.at(i)->ioc; }
 
 void HttpServer::Shutdown(std::chrono::milliseconds drain) {
   if (!started_) return;

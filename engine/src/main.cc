@@ -32,7 +32,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ricochet: %s\n", std::string(app.status().message()).c_str());
     return 1;
   }
-  (*app)->Start();
+  if (absl::Status st = (*app)->Start(); !st.ok()) {
+    std::fprintf(stderr, "ricochet: %s\n", std::string(st.message()).c_str());
+    return 1;
+  }
   int sig = 0;
   sigwait(&stop_signals, &sig);
   (*app)->log().Info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

@@ -23,13 +23,13 @@ size_t BucketSlot(int64_t micros) {
   return kBucketSlots - 1;
 }
 
-std::string_view ListenerName(Listener l) { return l == Listener::kPublic ? "public" : "admin"; }
-
 inline void Inc(std::atomic<uint64_t>& a, uint64_t n = 1) {
   a.fetch_add(n, std::memory_order_relaxed);
 }
 
 }  // namespace
+
+std::string_view ListenerName(Listener l) { return l == Listener::kPublic ? "public" : "admin"; }
 
 std::string_view RouteName(Route r) {
   switch (r) {
@@ -70,8 +70,9 @@ void Metrics::RecordRequest(size_t shard, Listener listener, Route route, int st
                             int64_t micros) {
   Shard& s = *shards_[shard];
   Inc(s.requests[size_t(listener)][size_t(route)][StatusSlot(status)]);
-  Inc(s.latency[size_t(route)][BucketSlot(micros)]);
-  Inc(s.latency_sum_us[size_t(route)], static_cast<uint64_t>(micros < 0 ? 0 : micros));
+  const size_t code = StatusSlot(status);
+  Inc(s.latency[size_t(route)][code][BucketSlot(micros)]);
+  Inc(s.latency_sum_us[size_t(route)][code], static_cast<uint64_t>(micros < 0 ? 0 : micros));
 }
 
 void Metrics::CountClick(size_t shard, attribution::ClickClass c) {
@@ -85,6 +86,16 @@ void Metrics::CountConnection(size_t shard, Listener l) {
   Inc(shards_[shard]->connections[size_t(l)]);
 }
 void Metrics::CountAcceptBackoff(size_t shard) { Inc(shards_[shard]->accept_backoffs); }
+
+void Metrics::CountConversion(std::string_view result, std::string_view reason) {
+  std::lock_guard<std::mutex> lock(slow_mu_);
+  ++conversions_[{std::string(result), std::string(reason)}];
+}
+
+void Metrics::CountDelivery(std::string_view result) {
+  std::lock_guard<std::mutex> lock(slow_mu_);
+  ++deliveries_[std::string(result)];
+}
 
 std::string Metrics::Render(const Gauges& g) const {
   auto sum = [&](auto member) {
@@ -122,24 +133,29 @@ std::string Metrics::Render(const Gauges& g) const {
                   "response ready.\n",
                   "# TYPE ricochet_http_request_duration_seconds histogram\n");
   for (size_t r = 0; r < size_t(Route::kCount); ++r) {
-    uint64_t cumulative = 0;
     std::string route(ToAbsl(RouteName(static_cast<Route>(r))));
-    std::string lines;
-    for (size_t b = 0; b < kBucketSlots; ++b) {
-      cumulative +=
-          sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.latency[r][b]; });
-      std::string le =
-          b < std::size(kLatencyBuckets) ? absl::StrFormat("%g", kLatencyBuckets[b]) : "+Inf";
-      absl::StrAppend(&lines, "ricochet_http_request_duration_seconds_bucket{route=\"", route,
-                      "\",le=\"", le, "\"} ", cumulative, "\n");
+    for (size_t c = 0; c < kStatusSlots; ++c) {
+      std::string labels = absl::StrCat(
+          "route=\"", route, "\",code=\"",
+          c < std::size(kStatusCodes) ? std::to_string(kStatusCodes[c]) : "other", "\"");
+      uint64_t cumulative = 0;
+      std::string lines;
+      for (size_t b = 0; b < kBucketSlots; ++b) {
+        cumulative +=
+            sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.latency[r][c][b]; });
+        std::string le =
+            b < std::size(kLatencyBuckets) ? absl::StrFormat("%g", kLatencyBuckets[b]) : "+Inf";
+        absl::StrAppend(&lines, "ricochet_http_request_duration_seconds_bucket{", labels, ",le=\"",
+                        le, "\"} ", cumulative, "\n");
+      }
+      if (cumulative == 0) continue;
+      uint64_t sum_us = sum(
+          [&](const Shard& s) -> const std::atomic<uint64_t>& { return s.latency_sum_us[r][c]; });
+      absl::StrAppend(&out, lines, "ricochet_http_request_duration_seconds_sum{", labels, "} ",
+                      absl::StrFormat("%.6f", static_cast<double>(sum_us) / 1e6), "\n",
+                      "ricochet_http_request_duration_seconds_count{", labels, "} ", cumulative,
+                      "\n");
     }
-    if (cumulative == 0) continue;
-    uint64_t sum_us =
-        sum([&](const Shard& s) -> const std::atomic<uint64_t>& { return s.latency_sum_us[r]; });
-    absl::StrAppend(&out, lines, "ricochet_http_request_duration_seconds_sum{route=\"", route,
-                    "\"} ", absl::StrFormat("%.6f", static_cast<double>(sum_us) / 1e6), "\n",
-                    "ricochet_http_request_duration_seconds_count{route=\"", route, "\"} ",
-                    cumulative, "\n");
   }
 
   absl::StrAppend(&out, "# HELP ricochet_clicks_total Clicks recorded, by class.\n",
@@ -189,6 +205,26 @@ std::string Metrics::Render(const Gauges& g) const {
         g.pending_compaction_bytes);
   gauge("ricochet_rocksdb_estimated_clicks", "Estimated number of stored clicks.",
         g.estimated_clicks);
+
+  absl::StrAppend(&out,
+                  "# HELP ricochet_conversions_total Postback and status-change outcomes, by "
+                  "result and reason.\n",
+                  "# TYPE ricochet_conversions_total counter\n");
+  std::lock_guard<std::mutex> lock(slow_mu_);
+  for (const auto& [key, v] : conversions_) {
+    absl::StrAppend(&out, "ricochet_conversions_total{result=\"", key.first, "\",reason=\"",
+                    key.second, "\"} ", v, "\n");
+  }
+  gauge("ricochet_outbox_pending", "Outgoing postbacks waiting for delivery (in flight included).",
+        g.outbox_pending);
+  gauge("ricochet_outbox_in_flight", "Outgoing postback attempts under way.", g.outbox_in_flight);
+  absl::StrAppend(&out,
+                  "# HELP ricochet_outbox_deliveries_total Outgoing postback attempt results "
+                  "(delivered, retry, dead, ssrf_blocked).\n",
+                  "# TYPE ricochet_outbox_deliveries_total counter\n");
+  for (const auto& [result, v] : deliveries_) {
+    absl::StrAppend(&out, "ricochet_outbox_deliveries_total{result=\"", result, "\"} ", v, "\n");
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "engine/net.h"
 
 #include <charconv>
+#include <initializer_list>
 
 #include "absl/strings/str_cat.h"
 #include "attribution/sv.h"
@@ -70,6 +71,62 @@ bool Cidr::Contains(const address& raw) const {
 }
 
 std::string Cidr::ToString() const { return absl::StrCat(network_.to_string(), "/", prefix_); }
+
+std::optional<std::string_view> BlockedTargetClass(const address& a) {
+  if (a.is_v6()) {
+    const boost::asio::ip::address_v6 v6 = a.to_v6();
+    if (v6.is_v4_mapped()) return "ipv4_mapped";
+    const boost::asio::ip::address_v6::bytes_type b = v6.to_bytes();
+    // Translation prefixes embed an IPv4 address that the packet really reaches.
+    static const Cidr kNat64 = *Cidr::Parse("64:ff9b::/96");
+    static const Cidr kSixToFour = *Cidr::Parse("2002::/16");
+    if (kNat64.Contains(a) || kSixToFour.Contains(a)) {
+      const size_t at = kNat64.Contains(a) ? 12 : 2;
+      boost::asio::ip::address_v4 inner({b[at], b[at + 1], b[at + 2], b[at + 3]});
+      if (std::optional<std::string_view> c = BlockedTargetClass(inner)) return c;
+      return std::nullopt;
+    }
+  }
+  // Most specific first: the metadata addresses sit inside link-local and unique-local ranges.
+  static const std::vector<std::pair<Cidr, std::string_view>> kBlocked = [] {
+    std::vector<std::pair<Cidr, std::string_view>> t;
+    for (auto [cidr, name] : std::initializer_list<std::pair<const char*, std::string_view>>{
+             {"169.254.169.254/32", "metadata"},  // AWS, GCP, Azure, OpenStack
+             {"100.100.100.200/32", "metadata"},  // Alibaba
+             {"192.0.0.192/32", "metadata"},      // Oracle
+             {"fd00:ec2::254/128", "metadata"},   // AWS over IPv6
+             {"0.0.0.0/8", "unspecified"},
+             {"10.0.0.0/8", "private"},
+             {"172.16.0.0/12", "private"},
+             {"192.168.0.0/16", "private"},
+             {"100.64.0.0/10", "private"},  // carrier-grade NAT
+             {"127.0.0.0/8", "loopback"},
+             {"169.254.0.0/16", "link_local"},
+             {"192.0.0.0/24", "reserved"},
+             {"192.0.2.0/24", "reserved"},
+             {"198.18.0.0/15", "reserved"},
+             {"198.51.100.0/24", "reserved"},
+             {"203.0.113.0/24", "reserved"},
+             {"224.0.0.0/4", "multicast"},
+             {"240.0.0.0/4", "reserved"},  // includes 255.255.255.255
+             {"::/128", "unspecified"},
+             {"::1/128", "loopback"},
+             {"::/96", "reserved"},  // IPv4-compatible (deprecated)
+             {"100::/64", "reserved"},
+             {"2001:db8::/32", "reserved"},
+             {"fc00::/7", "unique_local"},
+             {"fe80::/10", "link_local"},
+             {"fec0::/10", "link_local"},  // deprecated site-local
+             {"ff00::/8", "multicast"}}) {
+      t.emplace_back(*Cidr::Parse(cidr), name);
+    }
+    return t;
+  }();
+  for (const auto& [cidr, name] : kBlocked) {
+    if (cidr.Contains(a)) return name;
+  }
+  return std::nullopt;
+}
 
 std::string ResolveClientIp(const address& peer, std::string_view forwarded_for,
                             const std::vector<Cidr>& trusted) {

@@ -1,5 +1,11 @@
 #include "engine/url.h"
 
+#include <charconv>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "attribution/sv.h"
+
 namespace ricochet::engine {
 namespace {
 
@@ -135,6 +141,48 @@ absl::Status ValidateConfiguredUrl(std::string_view url) {
     return absl::InvalidArgumentError("URL must not have macros or braces in its host part");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<HttpTarget> ParseHttpTarget(std::string_view url) {
+  if (absl::Status st = ValidateConfiguredUrl(url); !st.ok()) return st;
+  HttpTarget t;
+  t.tls = StartsWithNoCase(url, "https://");
+  std::string_view rest = url.substr(t.tls ? 8 : 7);
+  size_t end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, end);
+  std::string_view tail = end == std::string_view::npos ? "" : rest.substr(end);
+  if (size_t hash = tail.find('#'); hash != std::string_view::npos) tail = tail.substr(0, hash);
+  if (authority.find('@') != std::string_view::npos) {
+    return absl::InvalidArgumentError("URL must not carry user information");
+  }
+  std::string_view host = authority, port;
+  if (!authority.empty() && authority[0] == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return absl::InvalidArgumentError("URL has a bad host");
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return absl::InvalidArgumentError("URL has a bad host");
+      port = after.substr(1);
+    }
+  } else if (size_t colon = authority.find(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return absl::InvalidArgumentError("URL has no host");
+  t.host = std::string(host);
+  for (char& c : t.host) c = absl::ascii_tolower(c);
+  t.port = t.tls ? 443 : 80;
+  if (!port.empty()) {
+    unsigned value = 0;
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || ptr != port.data() + port.size() || value == 0 || value > 65535) {
+      return absl::InvalidArgumentError("URL has a bad port");
+    }
+    t.port = static_cast<uint16_t>(value);
+  }
+  t.target = tail.empty() || tail[0] != '/' ? absl::StrCat("/", ToAbsl(tail)) : std::string(tail);
+  return t;
 }
 
 std::string ToValidUtf8(std::string_view s) {

@@ -285,9 +285,15 @@ bool DecodeConversion(std::string_view value, ConversionRecord* c) {
   return r.done();
 }
 
+std::string OutboxKey(OutboxState state, std::string_view id) {
+  std::string key(1, static_cast<char>(state));
+  key.append(id);
+  return key;
+}
+
 std::string EncodeOutbox(const OutboxEntry& o) {
   std::string out;
-  out.push_back(1);  // format
+  out.push_back(2);  // format
   for (const std::string* f : {&o.id, &o.conversion_id, &o.affiliate, &o.url, &o.last_error}) {
     PutLengthPrefixed(out, *f);
   }
@@ -295,20 +301,25 @@ std::string EncodeOutbox(const OutboxEntry& o) {
   PutI64(out, o.attempts);
   PutI64(out, o.created_ms);
   PutI64(out, o.next_attempt_ms);
+  PutI64(out, o.last_attempt_ms);
+  PutI64(out, o.last_status);
   return out;
 }
 
 bool DecodeOutbox(std::string_view value, OutboxEntry* o) {
   Reader r(value);
   uint8_t format, state;
-  if (!r.GetByte(&format) || format != 1) return false;
+  if (!r.GetByte(&format) || format != 2) return false;
   for (std::string* f : {&o->id, &o->conversion_id, &o->affiliate, &o->url, &o->last_error}) {
     if (!r.GetLengthPrefixed(f)) return false;
   }
+  int64_t last_status;
   if (!r.GetByte(&state) || state > 2 || !GetI64(r, &o->attempts) || !GetI64(r, &o->created_ms) ||
-      !GetI64(r, &o->next_attempt_ms)) {
+      !GetI64(r, &o->next_attempt_ms) || !GetI64(r, &o->last_attempt_ms) ||
+      !GetI64(r, &last_status) || last_status < 0 || last_status > 999) {
     return false;
   }
+  o->last_status = static_cast<int32_t>(last_status);
   o->state = static_cast<OutboxState>(state);
   return r.done();
 }

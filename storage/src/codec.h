@@ -63,7 +63,9 @@ std::string LedgerCanonical(const LedgerEntry& e);  // what the hash covers (aft
 std::string EncodeLedgerEntry(const LedgerEntry& e);
 bool DecodeLedgerEntry(std::string_view key, std::string_view value, LedgerEntry* e);
 
-// outbox: key = id (time-ordered); value = EncodeOutbox().
+// outbox: key = OutboxKey(state, id): a state byte, then the id (time-ordered), so each state
+// is one contiguous range (the sender loads only pending ones); value = EncodeOutbox().
+std::string OutboxKey(OutboxState state, std::string_view id);
 std::string EncodeOutbox(const OutboxEntry& o);
 bool DecodeOutbox(std::string_view value, OutboxEntry* o);
 

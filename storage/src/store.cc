@@ -1,6 +1,7 @@
 #include "storage/store.h"
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <mutex>
 
@@ -15,6 +16,7 @@
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
 namespace ricochet::storage {
@@ -381,7 +383,8 @@ absl::Status Store::CommitConversions(const ConversionBatch& b) {
     }
   }
   for (const OutboxEntry& o : b.outbox) {
-    if (absl::Status st = check(batch.Put(impl_->cf(kOutboxCf), o.id, codec::EncodeOutbox(o)));
+    if (absl::Status st = check(batch.Put(impl_->cf(kOutboxCf), codec::OutboxKey(o.state, o.id),
+                                          codec::EncodeOutbox(o)));
         !st.ok()) {
       return st;
     }
@@ -558,16 +561,80 @@ absl::StatusOr<std::optional<PayoutRecord>> Store::GetPayout(std::string_view id
 }
 
 absl::Status Store::ScanOutbox(OutboxState state, absl::FunctionRef<bool(const OutboxEntry&)> fn) {
+  const std::string prefix = codec::OutboxKey(state, "");
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kOutboxCf)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     OutboxEntry o;
-    if (!codec::DecodeOutbox(std::string_view(it->value().data(), it->value().size()), &o)) {
+    if (!codec::DecodeOutbox(std::string_view(it->value().data(), it->value().size()), &o) ||
+        o.state != state) {
       return absl::DataLossError("corrupt outbox entry");
     }
-    if (o.state == state && !fn(o)) break;
+    if (!fn(o)) break;
   }
   return ToStatus(it->status(), "scan outbox");
+}
+
+absl::StatusOr<std::optional<OutboxEntry>> Store::GetOutbox(std::string_view id) {
+  for (OutboxState state : {OutboxState::kPending, OutboxState::kDead, OutboxState::kDelivered}) {
+    std::string value;
+    rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kOutboxCf),
+                                       codec::OutboxKey(state, id), &value);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return ToStatus(s, "get outbox entry");
+    OutboxEntry o;
+    if (!codec::DecodeOutbox(value, &o) || o.state != state)
+      return absl::DataLossError("corrupt outbox entry");
+    return std::optional<OutboxEntry>(std::move(o));
+  }
+  return std::optional<OutboxEntry>();
+}
+
+absl::Status Store::UpdateOutbox(OutboxState from, const OutboxEntry& entry) {
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s;
+  if (from != entry.state) s = batch.Delete(impl_->cf(kOutboxCf), codec::OutboxKey(from, entry.id));
+  if (s.ok()) {
+    s = batch.Put(impl_->cf(kOutboxCf), codec::OutboxKey(entry.state, entry.id),
+                  codec::EncodeOutbox(entry));
+  }
+  // Not synced: the WAL reaches the OS at once (a killed process loses nothing) and the click
+  // writer's periodic WAL sync makes it durable within --wal-sync-ms.
+  if (s.ok()) s = impl_->db->Write(rocksdb::WriteOptions(), &batch);
+  return ToStatus(s, "update outbox entry");
+}
+
+absl::Status Store::ScanPayouts(absl::FunctionRef<bool(const PayoutRecord&)> fn) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kPayoutsCf)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    PayoutRecord p;
+    if (!codec::DecodePayout(std::string_view(it->value().data(), it->value().size()), &p)) {
+      return absl::DataLossError("corrupt payout");
+    }
+    if (!fn(p)) break;
+  }
+  return ToStatus(it->status(), "scan payouts");
+}
+
+absl::StatusOr<CheckpointInfo> Store::Checkpoint(const std::string& path) {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(impl_->db.get(), &raw);
+  if (!s.ok()) return ToStatus(s, "checkpoint");
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  // log_size_for_flush = 0: memtables are flushed first, so the checkpoint holds every write
+  // acknowledged so far in SST files plus the live WAL tail.
+  s = cp->CreateCheckpoint(path, /*log_size_for_flush=*/0);
+  if (!s.ok()) return ToStatus(s, "checkpoint");
+  CheckpointInfo info;
+  info.path = path;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(path, ec)) {
+    if (!f.is_regular_file()) continue;
+    ++info.files;
+    info.bytes += f.file_size();
+  }
+  return info;
 }
 
 absl::StatusOr<VerifyReport> Store::VerifyLedger() {

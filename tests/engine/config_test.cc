@@ -26,6 +26,10 @@ TEST_CASE("flags parse with defaults", "[config]") {
   CHECK(c->retention_days == 90);
   CHECK(c->wal_sync_ms == 100);
   CHECK_FALSE(c->click_secret.has_value());
+  CHECK_FALSE(c->access_log);
+  CHECK_FALSE(c->allow_private_postbacks);
+  CHECK(c->postback_max_attempts == 10);
+  CHECK(c->postback_retry_ms == 1000);
 
   auto d = Parse({"--admin-token=tok", "--listen=[::1]:9000", "--admin-listen", "127.0.0.1:0",
                   "--trusted-proxy", "10.0.0.0/8, 192.168.0.0/16", "--trusted-proxy=::1",
@@ -39,6 +43,15 @@ TEST_CASE("flags parse with defaults", "[config]") {
   CHECK(d->partition == 65535);
   REQUIRE(d->click_secret.has_value());
   CHECK((*d->click_secret)[15] == 0x0f);
+
+  auto e = Parse({"--admin-token=tok", "--allow-private-postbacks", "--access-log=true",
+                  "--postback-max-attempts", "3", "--postback-retry-ms=20"});
+  REQUIRE(e.ok());
+  CHECK(e->allow_private_postbacks);
+  CHECK(e->access_log);
+  CHECK(e->postback_max_attempts == 3);
+  CHECK(e->postback_retry_ms == 20);
+  CHECK_FALSE(Parse({"--admin-token=tok", "--access-log=false"})->access_log);
 }
 
 TEST_CASE("bad flags fail with a message naming them", "[config]") {
@@ -57,6 +70,8 @@ TEST_CASE("bad flags fail with a message naming them", "[config]") {
            {{"--admin-token", "t", "--wal-sync-ms", "500"}, "--wal-sync-ms"},
            {{"--admin-token", "t", "--log-level", "loud"}, "--log-level"},
            {{"--admin-token", "t", "--nope", "1"}, "unknown flag --nope"},
+           {{"--admin-token", "t", "--access-log=yes"}, "--access-log"},
+           {{"--admin-token", "t", "--postback-max-attempts", "0"}, "--postback-max-attempts"},
            {{"--admin-token", "t", "stray"}, "unexpected argument"},
            {{"--admin-token"}, "needs a value"},
            {{"--data", "d"}, "admin token is required"},

@@ -55,3 +55,46 @@ TEST_CASE("X-Forwarded-For is trusted only from trusted proxies", "[net]") {
 }
 
 }  // namespace ricochet::engine
+
+namespace ricochet::engine {
+
+TEST_CASE("postback targets: every non-public address class is blocked", "[net][ssrf]") {
+  auto cls = [](const char* text) -> std::string {
+    boost::system::error_code ec;
+    boost::asio::ip::address a = boost::asio::ip::make_address(text, ec);
+    REQUIRE_FALSE(ec);
+    std::optional<std::string_view> c = BlockedTargetClass(a);
+    return c ? std::string(*c) : std::string("public");
+  };
+  CHECK(cls("127.0.0.1") == "loopback");
+  CHECK(cls("127.255.0.9") == "loopback");
+  CHECK(cls("::1") == "loopback");
+  CHECK(cls("10.1.2.3") == "private");
+  CHECK(cls("172.16.0.1") == "private");
+  CHECK(cls("172.31.255.255") == "private");
+  CHECK(cls("172.32.0.1") == "public");
+  CHECK(cls("192.168.1.1") == "private");
+  CHECK(cls("100.64.0.1") == "private");
+  CHECK(cls("169.254.169.254") == "metadata");
+  CHECK(cls("100.100.100.200") == "metadata");
+  CHECK(cls("fd00:ec2::254") == "metadata");
+  CHECK(cls("169.254.1.1") == "link_local");
+  CHECK(cls("fe80::1") == "link_local");
+  CHECK(cls("fc00::1") == "unique_local");
+  CHECK(cls("fd12:3456::1") == "unique_local");
+  CHECK(cls("::ffff:127.0.0.1") == "ipv4_mapped");
+  CHECK(cls("::ffff:8.8.8.8") == "ipv4_mapped");
+  CHECK(cls("0.0.0.0") == "unspecified");
+  CHECK(cls("::") == "unspecified");
+  CHECK(cls("224.0.0.1") == "multicast");
+  CHECK(cls("ff02::1") == "multicast");
+  CHECK(cls("255.255.255.255") == "reserved");
+  CHECK(cls("64:ff9b::7f00:1") == "loopback");  // NAT64 of 127.0.0.1
+  CHECK(cls("64:ff9b::808:808") == "public");   // NAT64 of 8.8.8.8
+  CHECK(cls("2002:a00:1::1") == "private");     // 6to4 of 10.0.0.1
+  CHECK(cls("8.8.8.8") == "public");
+  CHECK(cls("93.184.216.34") == "public");
+  CHECK(cls("2606:4700::1111") == "public");
+}
+
+}  // namespace ricochet::engine

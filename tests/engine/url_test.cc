@@ -81,3 +81,34 @@ TEST_CASE("ids", "[url]") {
 }
 
 }  // namespace ricochet::engine
+
+namespace ricochet::engine {
+
+TEST_CASE("outgoing URLs split into host, port and target", "[url]") {
+  absl::StatusOr<HttpTarget> t = ParseHttpTarget("https://Aff.Example/pb?c=1&s=a%20b#frag");
+  REQUIRE(t.ok());
+  CHECK(t->tls);
+  CHECK(t->host == "aff.example");
+  CHECK(t->port == 443);
+  CHECK(t->target == "/pb?c=1&s=a%20b");
+  t = ParseHttpTarget("http://127.0.0.1:8088?x=1");
+  REQUIRE(t.ok());
+  CHECK_FALSE(t->tls);
+  CHECK(t->host == "127.0.0.1");
+  CHECK(t->port == 8088);
+  CHECK(t->target == "/?x=1");
+  t = ParseHttpTarget("http://[::1]:9/p");
+  REQUIRE(t.ok());
+  CHECK(t->host == "::1");
+  CHECK(t->port == 9);
+  CHECK(ParseHttpTarget("http://x.example")->target == "/");
+  CHECK(ParseHttpTarget("http://x.example")->port == 80);
+  for (const char* bad : {"http://u:p@x.example/", "http://x.example:0/", "http://x.example:65536/",
+                          "http://x.example:8a/", "http://[::1/", "http://[::1]x/", "ftp://x/",
+                          "http:///p", "http://:80/"}) {
+    INFO(bad);
+    CHECK_FALSE(ParseHttpTarget(bad).ok());
+  }
+}
+
+}  // namespace ricochet::engine

@@ -17,19 +17,6 @@ namespace {
 
 json::value J(const std::string& s) { return json::parse(s); }
 
-// Clicks on `offer` for `aff` and returns the click id (the offer URL must carry c={click_id}).
-std::string Click(const Server& s, const std::string& offer, const std::string& aff,
-                  const std::string& ua = "Mozilla/5.0 Test") {
-  HttpResult r = s.Get("/c/" + offer + "?aff=" + aff, {{"User-Agent", ua}});
-  REQUIRE(r.status == 302);
-  std::string loc = r.header("location");
-  return loc.substr(loc.find("c=") + 2, 32);
-}
-
-HttpResult Postback(const Server& s, const std::string& query) {
-  return Http(s.public_port(), "GET", "/postback?" + query);
-}
-
 json::object Balances(const Server& s, const std::string& aff) {
   HttpResult r = s.Api("GET", "/api/balances/" + aff);
   REQUIRE(r.status == 200);
@@ -559,7 +546,7 @@ TEST_CASE("payout runs pay approved balances and net off reversals after payment
             .as_string() == "bad_amount");
   CHECK(s.Api("POST", "/api/payouts", "nope").status == 400);
   CHECK(s.Api("GET", "/api/payouts/po_nope.csv").status == 404);
-  CHECK(s.Api("GET", "/api/payouts").status == 405);
+  CHECK(s.Api("DELETE", "/api/payouts").status == 405);
   json::array entries = J(s.Api("GET", "/api/ledger?affiliate=a1").body).at("entries").as_array();
   CHECK(entries.back().at("kind").as_string() == "payout");
   CHECK(entries.back().at("status").as_string() == "paid");
@@ -600,7 +587,7 @@ TEST_CASE("outbox entries are written in the conversion's batch, one per receive
     for (const json::value& e : entries) {
       urls.push_back(std::string(e.at("url").as_string()));
       CHECK(e.at("conversion_id").as_string() == id);
-      CHECK(e.at("attempts").as_int64() == 0);
+      CHECK(e.at("state").as_string() == "pending");  // aff.example does not resolve here
     }
     std::string first_id(entries[0].at("id").as_string());
     CHECK(urls[0] ==

@@ -188,6 +188,18 @@ void Server::PutAffiliate(const std::string& id, const std::string& json) const 
   REQUIRE(r.status == 200);
 }
 
+std::string Click(const Server& s, const std::string& offer, const std::string& aff,
+                  const std::string& ua) {
+  HttpResult r = s.Get("/c/" + offer + "?aff=" + aff, {{"User-Agent", ua}});
+  REQUIRE(r.status == 302);
+  std::string loc = r.header("location");
+  return loc.substr(loc.find("c=") + 2, 32);
+}
+
+HttpResult Postback(const Server& s, const std::string& query) {
+  return Http(s.public_port(), "GET", "/postback?" + query);
+}
+
 HttpResult Http(int port, const std::string& method, const std::string& target,
                 const std::map<std::string, std::string>& headers, const std::string& body) {
   asio::io_context ioc;

@@ -61,6 +61,12 @@ class Server {
   int admin_port_ = 0;
 };
 
+// Clicks on `offer` for `aff` and returns the click id (the offer URL must carry c={click_id}).
+std::string Click(const Server& s, const std::string& offer, const std::string& aff,
+                  const std::string& ua = "Mozilla/5.0 Test");
+// GET /postback?query on the public listener.
+HttpResult Postback(const Server& s, const std::string& query);
+
 // One request on a fresh connection to 127.0.0.1:port.
 HttpResult Http(int port, const std::string& method, const std::string& target,
                 const std::map<std::string, std::string>& headers = {},

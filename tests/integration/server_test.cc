@@ -566,8 +566,15 @@ TEST_CASE("health, readiness and metrics", "[ops]") {
         std::string::npos);
   CHECK(m.body.find("ricochet_clicks_total{class=\"unique\"} 1\n") != std::string::npos);
   CHECK(m.body.find("ricochet_clicks_total{class=\"duplicate\"} 1\n") != std::string::npos);
-  CHECK(m.body.find("ricochet_http_request_duration_seconds_count{route=\"click\"} 3\n") !=
+  // Latency histograms by route and code.
+  CHECK(m.body.find(
+            "ricochet_http_request_duration_seconds_count{route=\"click\",code=\"302\"} 2\n") !=
         std::string::npos);
+  CHECK(m.body.find(
+            "ricochet_http_request_duration_seconds_count{route=\"click\",code=\"404\"} 1\n") !=
+        std::string::npos);
+  CHECK(m.body.find("ricochet_http_request_duration_seconds_bucket{route=\"click\",code=\"302\","
+                    "le=\"+Inf\"} 2\n") != std::string::npos);
   CHECK(Http(s.public_port(), "GET", "/metrics").status == 404);  // not on the public listener
   CHECK(Http(s.public_port(), "GET", "/nowhere").status == 404);
 }

@@ -74,8 +74,9 @@ TEST_CASE("conversion, ledger and payout records round-trip and reject truncatio
   CHECK(eback == e);
   CHECK_FALSE(codec::DecodeLedgerEntry(codec::LedgerKey(8), ev, &eback));  // key and seq disagree
 
-  OutboxEntry o{"ob_1", "cv_1", "a1",      "https://aff.example/pb?p=1.00", OutboxState::kDead, 10,
-                5,      6,      "HTTP 500"};
+  OutboxEntry o{
+      "ob_1", "cv_1", "a1",         "https://aff.example/pb?p=1.00", OutboxState::kDead, 10, 5, 6,
+      7,      500,    "http_status"};
   std::string ov = codec::EncodeOutbox(o);
   OutboxEntry oback;
   REQUIRE(codec::DecodeOutbox(ov, &oback));
@@ -184,6 +185,79 @@ TEST_CASE("cap and volume counts are kept per UTC day and per UTC month", "[conv
   REQUIRE(t.store->CommitConversions(undo).ok());
   CHECK(*t.store->CountedToday("o", 20'000) == 1);
   CHECK(*t.store->CountedMonth("o", "a1", 657) == 1);
+}
+
+}  // namespace ricochet::storage
+
+namespace ricochet::storage {
+
+TEST_CASE("outbox entries move between states, one key each", "[conversions][outbox]") {
+  TempStore t;
+  ConversionBatch b;
+  for (const char* id : {"ob_1", "ob_2", "ob_3"}) {
+    OutboxEntry o;
+    o.id = id;
+    o.conversion_id = "cv_1";
+    o.affiliate = "a1";
+    o.url = std::string("https://aff.example/pb?id=") + id;
+    b.outbox.push_back(o);
+  }
+  REQUIRE(t.store->CommitConversions(b).ok());
+  auto ids = [&](OutboxState s) {
+    std::vector<std::string> out;
+    REQUIRE(t.store
+                ->ScanOutbox(s,
+                             [&](const OutboxEntry& o) {
+                               out.push_back(o.id);
+                               return true;
+                             })
+                .ok());
+    return out;
+  };
+  CHECK(ids(OutboxState::kPending) == std::vector<std::string>{"ob_1", "ob_2", "ob_3"});
+
+  OutboxEntry e = b.outbox[1];
+  e.state = OutboxState::kDead;
+  e.attempts = 10;
+  e.last_status = 500;
+  e.last_error = "http_status";
+  REQUIRE(t.store->UpdateOutbox(OutboxState::kPending, e).ok());
+  CHECK(ids(OutboxState::kPending) == std::vector<std::string>{"ob_1", "ob_3"});
+  CHECK(ids(OutboxState::kDead) == std::vector<std::string>{"ob_2"});
+  CHECK(ids(OutboxState::kDelivered).empty());
+  CHECK(**t.store->GetOutbox("ob_2") == e);
+  CHECK_FALSE(t.store->GetOutbox("ob_9")->has_value());
+
+  e.state = OutboxState::kDelivered;  // a replay that succeeded
+  REQUIRE(t.store->UpdateOutbox(OutboxState::kDead, e).ok());
+  CHECK(ids(OutboxState::kDead).empty());
+  CHECK(ids(OutboxState::kDelivered) == std::vector<std::string>{"ob_2"});
+  CHECK((*t.store->GetOutbox("ob_2"))->state == OutboxState::kDelivered);
+}
+
+TEST_CASE("a checkpoint opens as a copy of the database", "[conversions][backup]") {
+  TempStore t;
+  ConversionBatch b;
+  b.conversions.push_back(Conversion());
+  REQUIRE(t.store->CommitConversions(b).ok());
+  const std::string path = t.dir.path() + "-checkpoint";
+  absl::StatusOr<CheckpointInfo> info = t.store->Checkpoint(path);
+  REQUIRE(info.ok());
+  CHECK(info->path == path);
+  CHECK(info->files > 3);
+  CHECK(info->bytes > 0);
+  CHECK_FALSE(t.store->Checkpoint(path).ok());  // exists already
+  {
+    StoreOptions o;
+    o.path = path;
+    absl::StatusOr<std::unique_ptr<Store>> copy = Store::Open(o);
+    REQUIRE(copy.ok());
+    absl::StatusOr<std::optional<ConversionRecord>> c = (*copy)->GetConversion("cv_1");
+    REQUIRE(c.ok());
+    REQUIRE(c->has_value());
+    CHECK(**c == Conversion());
+  }
+  std::filesystem::remove_all(path);
 }
 
 }  // namespace ricochet::storage

@@ -18,6 +18,7 @@
 #include "engine/http_server.h"
 #include "engine/log.h"
 #include "engine/metrics.h"
+#include "engine/postback_sender.h"
 #include "storage/store.h"
 
 namespace ricochet::engine {
@@ -29,7 +30,8 @@ class App {
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<App>> Create(ServerConfig config);
   ~App();
 
-  void Start();
+  // Fails if the outbox cannot be loaded.
+  [[nodiscard]] absl::Status Start();
   // Graceful: stop accepting, drain in-flight requests, write and fsync queued clicks, close the
   // database. Idempotent.
   void Stop();
@@ -56,6 +58,7 @@ class App {
   std::unique_ptr<TrackingHandler> tracking_;
   std::unique_ptr<AdminHandler> admin_;
   std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<PostbackSender> sender_;  // runs on worker 0's io_context
   bool running_ = false;
 };
 

@@ -57,6 +57,16 @@ struct ServerConfig {
   int drain_timeout_s = 10;  // on SIGTERM, time given to in-flight requests
   // debug, info, warn, error.
   std::string log_level = "info";
+  // One JSON line per answered request on stderr. Off by default: the click path logs nothing.
+  bool access_log = false;
+  // Outgoing affiliate postbacks (the outbox). Private, loopback, link-local, unique-local,
+  // metadata and IPv4-mapped targets are refused unless allow_private_postbacks.
+  bool allow_private_postbacks = false;
+  int postback_max_attempts = 10;  // then the entry is a dead letter
+  int postback_retry_ms = 1000;    // first retry delay; doubles per attempt (jittered)
+  int postback_retry_max_ms = 3'600'000;
+  int postback_timeout_ms = 10'000;  // one attempt: resolve, connect, TLS, request, answer head
+  int postback_concurrency = 32;     // deliveries in flight at once
 };
 
 // Parses argv (and RICOCHET_* environment variables, which flags override). Returns the

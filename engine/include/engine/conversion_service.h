@@ -24,6 +24,7 @@
 #include "engine/click_id.h"
 #include "engine/click_pipeline.h"
 #include "engine/log.h"
+#include "engine/metrics.h"
 #include "engine/postback_params.h"
 #include "storage/store.h"
 
@@ -34,6 +35,10 @@ struct ServiceReply {
   int status = 200;
   std::string body;
   bool plain_text = false;
+  // For metrics: "created", "duplicate", "updated", "rejected", "refused" (4xx), "unavailable"
+  // (503), and the reason if any.
+  std::string result;
+  std::string reason;
 };
 
 class ConversionService {
@@ -42,8 +47,14 @@ class ConversionService {
 
   // `partition` is this node's (--partition), carried in every conversion id.
   ConversionService(storage::Store* store, CatalogHolder* catalog, const ClickIdCodec* click_ids,
-                    ClickPipeline* clicks, const Logger* log, uint16_t partition);
+                    ClickPipeline* clicks, Metrics* metrics, const Logger* log, uint16_t partition);
   ~ConversionService();  // Stop()s
+
+  // Called on the writer thread with the outbox entries of each batch once it is durable. Set
+  // before Start().
+  void SetOutboxListener(std::function<void(const std::vector<storage::OutboxEntry>&)> fn) {
+    outbox_listener_ = std::move(fn);
+  }
 
   // Loads the ledger head and starts the writer.
   [[nodiscard]] absl::Status Start();
@@ -86,7 +97,9 @@ class ConversionService {
   CatalogHolder* const catalog_;
   const ClickIdCodec* const click_ids_;
   ClickPipeline* const clicks_;
+  Metrics* const metrics_;
   const Logger* const log_;
+  std::function<void(const std::vector<storage::OutboxEntry>&)> outbox_listener_;
   const uint16_t partition_;
 
   std::mutex mu_;

@@ -53,6 +53,11 @@ class AdminHandler final : public Handler {
   Response CreatePayout(const Request& request);
   Response ListOutbox(const Request& request, std::string_view query);
   Response GetPayout(const Request& request, std::string_view id);
+  Response ListPayouts(const Request& request);
+  Response GetOutboxEntry(const Request& request, std::string_view id);
+  Response RetryOutbox(const Request& request, std::string_view id);
+  Response Backup(const Request& request);
+  Response Stats(const Request& request);
   Services s_;
 };
 

@@ -68,6 +68,7 @@ struct HttpServerOptions {
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds write_timeout{10};
   size_t max_pipeline = 16;
+  bool access_log = false;  // one log line per answered request
 };
 
 class HttpServer {
@@ -87,6 +88,9 @@ class HttpServer {
 
   uint16_t port(Listener kind) const;
   size_t workers() const { return workers_.size(); }
+  // Worker `i`'s io_context, for other asynchronous work (the postback sender). Runs from
+  // Start() until Shutdown() ends.
+  boost::asio::io_context& context(size_t i);
 
  private:
   struct Worker;

@@ -6,7 +6,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +32,7 @@ enum class Route : uint8_t {
 std::string_view RouteName(Route r);
 
 enum class Listener : uint8_t { kPublic, kAdmin, kCount };
+std::string_view ListenerName(Listener l);
 
 inline constexpr int kStatusCodes[] = {200, 201, 204, 302, 304, 400, 401, 403, 404,
                                        405, 409, 413, 414, 422, 431, 500, 503};
@@ -45,6 +48,8 @@ struct Gauges {
   uint64_t memtable_bytes = 0;
   uint64_t pending_compaction_bytes = 0;
   uint64_t estimated_clicks = 0;
+  uint64_t outbox_pending = 0;
+  uint64_t outbox_in_flight = 0;
   double uptime_seconds = 0;
 };
 
@@ -67,6 +72,9 @@ class Metrics {
     return open_[0].load(std::memory_order_relaxed) + open_[1].load(std::memory_order_relaxed);
   }
   void CountAcceptBackoff(size_t shard);
+  // Low-rate labelled counters, off the click path (a mutex and a map).
+  void CountConversion(std::string_view result, std::string_view reason);
+  void CountDelivery(std::string_view result);
 
   // Prometheus text exposition format 0.0.4.
   std::string Render(const Gauges& gauges) const;
@@ -74,8 +82,8 @@ class Metrics {
  private:
   struct alignas(64) Shard {
     std::atomic<uint64_t> requests[size_t(Listener::kCount)][size_t(Route::kCount)][kStatusSlots];
-    std::atomic<uint64_t> latency[size_t(Route::kCount)][kBucketSlots];
-    std::atomic<uint64_t> latency_sum_us[size_t(Route::kCount)];
+    std::atomic<uint64_t> latency[size_t(Route::kCount)][kStatusSlots][kBucketSlots];
+    std::atomic<uint64_t> latency_sum_us[size_t(Route::kCount)][kStatusSlots];
     std::atomic<uint64_t> clicks[4];
     std::atomic<uint64_t> clicks_dropped;
     std::atomic<uint64_t> click_write_errors;
@@ -84,6 +92,9 @@ class Metrics {
   };
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> open_[size_t(Listener::kCount)] = {0, 0};
+  mutable std::mutex slow_mu_;
+  std::map<std::pair<std::string, std::string>, uint64_t> conversions_;  // (result, reason)
+  std::map<std::string, uint64_t> deliveries_;                           // result
 };
 
 }  // namespace ricochet::engine

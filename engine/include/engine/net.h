@@ -2,6 +2,7 @@
 #ifndef RICOCHET_ENGINE_NET_H_
 #define RICOCHET_ENGINE_NET_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,13 @@ class Cidr {
 
 // Parses an address, unwrapping IPv4-mapped IPv6 to IPv4. False on anything else.
 bool ParseIp(std::string_view text, boost::asio::ip::address* out);
+
+// SSRF guard for outgoing postbacks: the class of address a server must not be made to call
+// ("loopback", "private", "link_local", "unique_local", "metadata", "ipv4_mapped",
+// "unspecified", "multicast", "reserved"), or nullopt for a public unicast address. Addresses
+// embedded in NAT64 (64:ff9b::/96) and 6to4 (2002::/16) are judged by their IPv4 part.
+[[nodiscard]] std::optional<std::string_view> BlockedTargetClass(
+    const boost::asio::ip::address& address);
 
 // The client address of a request: the socket peer, unless the peer is a trusted proxy, in
 // which case X-Forwarded-For is walked from the right and the first address that is not itself

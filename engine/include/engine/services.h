@@ -16,6 +16,7 @@
 #include "engine/conversion_service.h"
 #include "engine/log.h"
 #include "engine/metrics.h"
+#include "engine/postback_sender.h"
 #include "storage/store.h"
 
 namespace ricochet::engine {
@@ -33,6 +34,7 @@ struct Services {
   CatalogHolder* catalog = nullptr;
   ClickPipeline* clicks = nullptr;
   ConversionService* conversions = nullptr;
+  PostbackSender* postbacks = nullptr;  // set once the HTTP server exists (see App::Create)
   const ClickIdCodec* click_ids = nullptr;
   const attribution::BotMatcher* bots = nullptr;
   Metrics* metrics = nullptr;

@@ -3,11 +3,13 @@
 #ifndef RICOCHET_ENGINE_URL_H_
 #define RICOCHET_ENGINE_URL_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "attribution/ids.h"
 
 namespace ricochet::engine {
@@ -35,6 +37,17 @@ void SplitTarget(std::string_view target, std::string_view* path, std::string_vi
 // A configured destination must be an absolute http(s) URL with a host, at most 4096 bytes,
 // without control characters or whitespace. InvalidArgument says what is wrong.
 [[nodiscard]] absl::Status ValidateConfiguredUrl(std::string_view url);
+
+// An absolute http(s) URL split for an outgoing request.
+struct HttpTarget {
+  bool tls = false;
+  std::string host;  // lower-cased; an IPv6 literal without brackets
+  uint16_t port = 0;
+  std::string target;  // path and query, at least "/"; the fragment dropped
+};
+// Fails (InvalidArgument) on anything ValidateConfiguredUrl rejects, userinfo, a bad port, or an
+// empty host.
+[[nodiscard]] absl::StatusOr<HttpTarget> ParseHttpTarget(std::string_view url);
 
 // `s` with every byte that is not part of valid UTF-8 replaced by U+FFFD, so stored text is
 // always valid in JSON answers.

@@ -105,6 +105,10 @@ struct OutboxEntry {
   int64_t attempts = 0;
   int64_t created_ms = 0;
   int64_t next_attempt_ms = 0;
+  int64_t last_attempt_ms = 0;  // when the latest attempt started (0: none yet)
+  int32_t last_status = 0;      // HTTP status of the latest answer (0: none)
+  // Why the latest attempt failed ("" after success). "in_flight" while an attempt runs: an
+  // entry found so at start-up was cut off by a crash or restart; its attempt already counts.
   std::string last_error;
   bool operator==(const OutboxEntry&) const = default;
 };

@@ -39,6 +39,12 @@ struct StoreStats {
   uint64_t estimated_clicks = 0;
 };
 
+struct CheckpointInfo {
+  std::string path;
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+};
+
 class StoreImpl;
 
 // Thread-safe. Every method returns a non-OK status only when RocksDB failed (I/O error,
@@ -100,9 +106,14 @@ class Store {
   [[nodiscard]] absl::Status ScanBalances(
       std::string_view currency, absl::FunctionRef<void(const std::string&, const BalanceRow&)> fn);
   [[nodiscard]] absl::StatusOr<std::optional<PayoutRecord>> GetPayout(std::string_view id);
+  [[nodiscard]] absl::Status ScanPayouts(absl::FunctionRef<bool(const PayoutRecord&)> fn);
   // Outbox entries in `state`, oldest first; fn returns false to stop.
   [[nodiscard]] absl::Status ScanOutbox(OutboxState state,
                                         absl::FunctionRef<bool(const OutboxEntry&)> fn);
+  [[nodiscard]] absl::StatusOr<std::optional<OutboxEntry>> GetOutbox(std::string_view id);
+  // Rewrites an entry that was in state `from` (moving it when entry.state differs). Only the
+  // postback sender calls it; the conversion writer only adds new entries.
+  [[nodiscard]] absl::Status UpdateOutbox(OutboxState from, const OutboxEntry& entry);
   // Recomputes every balance from the entries and checks the hash chain.
   [[nodiscard]] absl::StatusOr<VerifyReport> VerifyLedger();
   [[nodiscard]] absl::Status ScanMoney(int32_t from_day, int32_t to_day,
@@ -115,6 +126,9 @@ class Store {
   // --- Operations.
   // Writes and syncs a probe key: the database is open and accepts durable writes.
   [[nodiscard]] absl::Status CheckWritable();
+  // An online, consistent copy of the database in `path` (which must not exist): hard links
+  // where on the same file system, copies elsewhere.
+  [[nodiscard]] absl::StatusOr<CheckpointInfo> Checkpoint(const std::string& path);
   // Forces a full compaction (tests use it to prove retention).
   [[nodiscard]] absl::Status CompactAllForTest();
   StoreStats Stats();
