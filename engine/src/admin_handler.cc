@@ -486,7 +486,9 @@ json::object ConversionToJson(const storage::ConversionRecord& c) {
                     : json::value(nullptr);
   o["currency"] = c.currency;
   o["status"] = attribution::StatusName(c.status);
-  o["reason"] = c.reason == attribution::Reason::kNone
+  // The operator's reason for a manual status change, else the reason recorded by the engine.
+  o["reason"] = !c.note.empty() ? json::value(c.note)
+                : c.reason == attribution::Reason::kNone
                     ? json::value(nullptr)
                     : json::value(attribution::ReasonName(c.reason));
   o["time"] = Rfc3339(c.time_ms);
@@ -522,11 +524,23 @@ Response AdminHandler::ChangeStatus(const Request& req, std::string_view id) {
         R"("message":"body must be {\"status\": \"approved|rejected|reversed\", \"reason\": \"...\"}")");
   }
   std::string status(body.get_object().at("status").get_string());
+  std::string note;
+  if (const json::value* r = body.get_object().if_contains("reason");
+      r != nullptr && !r->is_null()) {
+    if (!r->is_string() || r->get_string().size() > 256 ||
+        HasControlChars(std::string_view(r->get_string()))) {
+      return JsonError(
+          req.version(), http::status::bad_request, "bad_reason",
+          R"("message":"reason must be a string of at most 256 bytes without control characters")");
+    }
+    note = r->get_string();
+  }
   // This pool thread waits for the conversion writer's fsync; the I/O threads do not.
   std::promise<ServiceReply> promise;
   std::future<ServiceReply> future = promise.get_future();
   s_.conversions->SubmitStatusChange(
-      std::string(id), status, [&promise](ServiceReply r) { promise.set_value(std::move(r)); });
+      std::string(id), status, std::move(note),
+      [&promise](ServiceReply r) { promise.set_value(std::move(r)); });
   ServiceReply reply = future.get();
   if (reply.status != 200) {
     return JsonResponse(req.version(), static_cast<http::status>(reply.status),

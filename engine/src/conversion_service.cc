@@ -122,11 +122,12 @@ void ConversionService::SubmitPostback(PostbackParams params, Done done) {
 }
 
 void ConversionService::SubmitStatusChange(std::string conversion_id, std::string status,
-                                           Done done) {
+                                           std::string note, Done done) {
   Request r;
   r.kind = Request::kStatusChange;
   r.conversion_id = std::move(conversion_id);
   r.status = std::move(status);
+  r.note = std::move(note);
   r.done = std::move(done);
   Submit(std::move(r));
 }
@@ -538,6 +539,7 @@ ServiceReply ConversionService::HandleStatusChange(const Request& r, Batch& b) {
     return Error(409, "bad_transition",
                  {{"conversion_id", c->id}, {"status", attribution::StatusName(c->status)}});
   }
+  c->note = r.note;
   ApplyTransition(b, *c, *to);
   return Ok(Outcome("updated", *c), false);
 }
@@ -567,6 +569,8 @@ void ConversionService::QueueOutbox(Batch& b, const storage::ConversionRecord& c
       v[size_t(Macro::kVisitorId)] = click->visitor_id;
     }
     v[size_t(Macro::kTimestamp)] = timestamp;
+    const std::string random = std::to_string(rng_() >> 11);  // cache buster, as on clicks
+    v[size_t(Macro::kRandom)] = random;                       // (MacroValues are views)
     v[size_t(Macro::kEvent)] = c.event;
     v[size_t(Macro::kAmount)] = amount;
     v[size_t(Macro::kPayout)] = payout;  // the receiver's own commission

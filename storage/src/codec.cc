@@ -214,7 +214,7 @@ bool AddCounters(std::string_view operand, std::string* acc) {
 int32_t DayFromMillis(int64_t ms) { return attribution::UtcDay(ms); }
 
 namespace {
-constexpr uint8_t kConversionFormat = 1;
+constexpr uint8_t kConversionFormat = 2;
 constexpr uint8_t kLedgerFormat = 1;
 
 void PutI64(std::string& out, int64_t v) { PutBigEndian64(out, static_cast<uint64_t>(v)); }
@@ -235,7 +235,7 @@ std::string EncodeConversion(const ConversionRecord& c) {
   std::string out;
   out.push_back(static_cast<char>(kConversionFormat));
   for (const std::string* f : {&c.id, &c.idempotency_key, &c.offer, &c.affiliate, &c.click_id,
-                               &c.sub1, &c.event, &c.order_id, &c.currency}) {
+                               &c.sub1, &c.event, &c.order_id, &c.currency, &c.note}) {
     PutLengthPrefixed(out, *f);
   }
   PutI64(out, c.amount);
@@ -259,7 +259,7 @@ bool DecodeConversion(std::string_view value, ConversionRecord* c) {
   uint8_t format, has_amount, status, reason;
   if (!r.GetByte(&format) || format != kConversionFormat) return false;
   for (std::string* f : {&c->id, &c->idempotency_key, &c->offer, &c->affiliate, &c->click_id,
-                         &c->sub1, &c->event, &c->order_id, &c->currency}) {
+                         &c->sub1, &c->event, &c->order_id, &c->currency, &c->note}) {
     if (!r.GetLengthPrefixed(f)) return false;
   }
   int64_t n;

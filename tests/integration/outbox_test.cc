@@ -66,7 +66,8 @@ TEST_CASE("postbacks are delivered with their macros and retried after a 500",
   rx.Script({"500", "204"});
   Server s(dir.path(), kFast);
   const std::string base = "http://127.0.0.1:" + std::to_string(rx.port());
-  std::string cid = Convert(s, base + "/pb?c={click_id}&p={payout}&st={status}&id={event_id}");
+  std::string cid =
+      Convert(s, base + "/pb?c={click_id}&p={payout}&st={status}&id={event_id}&r={random}");
   REQUIRE(Eventually([&] { return Outbox(s, "delivered").size() == 1; }));
   json::object e = Outbox(s, "delivered")[0].as_object();
   CHECK(e.at("attempts").as_int64() == 2);
@@ -75,9 +76,13 @@ TEST_CASE("postbacks are delivered with their macros and retried after a 500",
   CHECK(Outbox(s, "pending").empty());
   std::vector<std::string> got = rx.Requests();
   REQUIRE(got.size() == 2);
+  const std::string url = std::string(e.at("url").as_string());
+  const std::string random = url.substr(url.find("&r=") + 3);
+  CHECK(!random.empty());
+  CHECK(random.find_first_not_of("0123456789") == std::string::npos);
   const std::string line = "GET /pb?c=" + cid +
                            "&p=10.00&st=approved&id=" + std::string(e.at("id").as_string()) +
-                           " HTTP/1.1";
+                           "&r=" + random + " HTTP/1.1";
   CHECK(got[0].substr(0, got[0].find("\r\n")) == line);
   CHECK(got[1].substr(0, got[1].find("\r\n")) == line);  // the same event id on the retry
   CHECK(got[0].find("\r\nHost: 127.0.0.1:" + std::to_string(rx.port()) + "\r\n") !=
@@ -90,8 +95,14 @@ TEST_CASE("postbacks are delivered with their macros and retried after a 500",
   std::string id(J(s.Api("GET", "/api/outbox/" + std::string(e.at("id").as_string())).body)
                      .at("conversion_id")
                      .as_string());
-  REQUIRE(s.Api("POST", "/api/conversions/" + id + "/status", R"({"status":"reversed"})").status ==
-          200);
+  HttpResult changed = s.Api("POST", "/api/conversions/" + id + "/status",
+                             R"({"status":"reversed","reason":"chargeback"})");
+  REQUIRE(changed.status == 200);
+  CHECK(J(changed.body).at("reason").as_string() == "chargeback");  // the operator's reason
+  CHECK(J(s.Api("GET", "/api/conversions/" + id).body).at("reason").as_string() == "chargeback");
+  CHECK(s.Api("POST", "/api/conversions/" + id + "/status",
+              R"({"status":"reversed","reason":"bad\u0001"})")
+            .status == 400);
   REQUIRE(Eventually([&] { return Outbox(s, "delivered").size() == 2; }));
   CHECK(rx.Requests().back().find("&p=10.00&st=reversed&id=") != std::string::npos);
   CHECK(s.Api("GET", "/api/outbox/ob_nope").status == 404);

@@ -36,6 +36,7 @@ ConversionRecord Conversion() {
   c.time_ms = 1'763'000'000'000;
   c.click_time_ms = c.time_ms - 5000;
   c.updated_ms = c.time_ms;
+  c.note = "chargeback";
   c.commissions = {{"a1", 1, 3'500'000}, {"boss", 2, 400'000}};
   return c;
 }

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -63,7 +64,9 @@ class ConversionService {
 
   // `done` runs on the writer thread once the outcome is durable (or refused).
   void SubmitPostback(PostbackParams params, Done done);
-  void SubmitStatusChange(std::string conversion_id, std::string status, Done done);
+  // `note`: the operator's reason, kept on the conversion ("" keeps none).
+  void SubmitStatusChange(std::string conversion_id, std::string status, std::string note,
+                          Done done);
   // Pays every affiliate whose approved balance in `currency` is positive and at least
   // `min_amount`: one payout ledger entry each (approved -> paid), one payout record. Runs alone
   // in its batch, so it sees every earlier conversion committed.
@@ -75,6 +78,7 @@ class ConversionService {
     PostbackParams params;
     std::string conversion_id;  // status change
     std::string status;         // status change; payout currency
+    std::string note;           // status change
     attribution::Micros min_amount = 0;
     Done done;
   };
@@ -119,6 +123,7 @@ class ConversionService {
   uint64_t ledger_seq_ = 0;
   std::string ledger_hash_;
   uint32_t id_counter_ = 0;
+  std::mt19937_64 rng_{std::random_device{}()};
   int32_t cached_day_ = INT32_MIN;
   int32_t cached_month_ = INT32_MIN;
   std::map<std::string, int64_t> today_counts_;                          // offer -> count

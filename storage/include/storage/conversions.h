@@ -35,7 +35,8 @@ struct ConversionRecord {
   attribution::Reason reason = attribution::Reason::kNone;
   int64_t time_ms = 0;  // created
   int64_t click_time_ms = 0;
-  int64_t updated_ms = 0;                // last status change
+  int64_t updated_ms = 0;  // last status change
+  std::string note;  // the operator's reason for the latest manual status change ("chargeback")
   std::vector<Beneficiary> commissions;  // empty for conversions rejected at creation
   bool operator==(const ConversionRecord&) const = default;
 };
