@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/release -j"${JOBS:-2}" --target ricochet
+cmake --build build/release -j"${JOBS:-2}" --target ricochet ricochetctl
 
 LISTEN="${LISTEN:-0.0.0.0:8080}"
 ADMIN_LISTEN="${ADMIN_LISTEN:-127.0.0.1:8081}"
@@ -42,6 +42,8 @@ ricochet is running (pid $pid) on ./data.
   Try it:         curl -i '$link'
   Report:         curl -H 'Authorization: Bearer $RICOCHET_ADMIN_TOKEN' '$admin/api/report?group_by=offer,affiliate'
   Metrics:        curl $admin/metrics
+  Admin CLI:      build/release/tools/ricochetctl/ricochetctl --server $admin report
+                  (uses RICOCHET_ADMIN_TOKEN=$RICOCHET_ADMIN_TOKEN from the environment)
 Press Ctrl-C to stop.
 
 MSG

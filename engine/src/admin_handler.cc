@@ -286,21 +286,25 @@ Response AdminHandler::PutAffiliate(const Request& req, std::string_view id) {
   FieldError error;
   if (!ParseAffiliate(id, req.body(), &aff, &error))
     return FieldErrorResponse(req.version(), error);
-  if (!aff.postback_url.empty() && !s_.config->allow_private_postbacks) {
-    // A literal private address can be refused now; names are checked when resolved at delivery.
+  if (!aff.postback_url.empty()) {
+    // Refuse now what delivery could never use (userinfo, a bad port), and a literal private
+    // address; names are checked when resolved at delivery.
     absl::StatusOr<HttpTarget> t = ParseHttpTarget(aff.postback_url.text());
+    if (!t.ok()) {
+      return FieldErrorResponse(
+          req.version(),
+          {"bad_url", "postback_url", absl::StrCat("postback_url: ", t.status().message())});
+    }
     boost::system::error_code ec;
-    boost::asio::ip::address a =
-        t.ok() ? boost::asio::ip::make_address(t->host, ec) : boost::asio::ip::address();
-    if (t.ok() && !ec) {
-      if (std::optional<std::string_view> c = BlockedTargetClass(a)) {
-        return FieldErrorResponse(
-            req.version(),
-            {"ssrf_blocked", "postback_url",
-             absl::StrCat(
-                 "postback_url names a ", ToAbsl(*c),
-                 " address; start the server with --allow-private-postbacks to allow it")});
-      }
+    boost::asio::ip::address a = boost::asio::ip::make_address(t->host, ec);
+    std::optional<std::string_view> c;
+    if (!ec && !s_.config->allow_private_postbacks) c = BlockedTargetClass(a);
+    if (c) {
+      return FieldErrorResponse(
+          req.version(),
+          {"ssrf_blocked", "postback_url",
+           absl::StrCat("postback_url names a non-public address (", ToAbsl(*c),
+                        "); start the server with --allow-private-postbacks to allow it")});
     }
   }
   json::object stored = AffiliateToJson(aff);
@@ -779,6 +783,10 @@ Response AdminHandler::Backup(const Request& req) {
                      R"("message":"path must be an absolute path on the server")");
   }
   std::error_code fec;
+  if (!std::filesystem::is_directory(std::filesystem::path(target).parent_path(), fec)) {
+    return JsonError(req.version(), http::status::bad_request, "bad_path",
+                     R"("message":"the parent directory of path must exist on the server")");
+  }
   if (std::filesystem::exists(target, fec)) {
     return JsonError(req.version(), http::status::conflict, "path_exists",
                      R"("message":"the checkpoint directory must not exist yet")");

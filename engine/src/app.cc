@@ -200,8 +200,8 @@ void App::Stop() {
   server_->Shutdown(std::chrono::seconds(config_.drain_timeout_s));
   conversions_->Stop();  // every queued postback answered (durable or 503)
   pool_->join();         // admin work in flight finishes (its answers may no longer be sent)
+  sender_.reset();       // its timer must go before its io_context; no handler runs any more
   server_.reset();       // sessions die while their io_contexts still exist
-  sender_.reset();       // after its io_context: no handler can reach it any more
   clicks_->Stop();       // every queued click written and fsynced
   if (absl::Status st = store_->Close(); !st.ok()) {
     log_.Error("closing the database failed", {{"error", st.ToString()}});

@@ -306,7 +306,7 @@ json::object Outcome(std::string_view result, const storage::ConversionRecord& c
 }
 
 ServiceReply Ok(json::object o, bool plain) {
-  ServiceReply reply{200, plain ? "OK" : json::serialize(o), plain};
+  ServiceReply reply{200, plain ? "OK" : json::serialize(o), plain, "", ""};
   if (const json::value* v = o.if_contains("result")) reply.result = v->as_string();
   if (const json::value* v = o.if_contains("reason")) reply.reason = v->as_string();
   return reply;
@@ -663,7 +663,7 @@ ServiceReply ConversionService::HandlePayout(const Request& r, Batch& b) {
   o["currency"] = currency;
   o["min_amount"] = attribution::FormatMicros(r.min_amount, decimals);
   o["items"] = std::move(items);
-  return {200, json::serialize(o), false};
+  return {200, json::serialize(o), false, "paid", ""};
 }
 
 }  // namespace ricochet::engine

@@ -331,7 +331,7 @@ class Session : public std::enable_shared_from_this<Session> {
     slot.received = std::chrono::steady_clock::now();
     if (opts().access_log) {
       slot.access = absl::StrCat(ToAbsl(std::string_view(req.method_string())), " ",
-                                 ToAbsl(std::string_view(req.target())));
+                                 RedactTarget(std::string_view(req.target())));
     }
     if (!keep_alive) read_closed_ = true;
     uint64_t seq = slot.seq;

@@ -58,6 +58,9 @@ std::string_view RouteName(Route r) {
 }
 
 Metrics::Metrics(size_t shards) {
+  // Labelled series exist from the start at 0, so rate()/increase() see their first event.
+  for (const char* r : {"created", "duplicate", "updated", "rejected"}) conversions_[{r, ""}] = 0;
+  for (const char* r : {"delivered", "retry", "dead", "ssrf_blocked"}) deliveries_[r] = 0;
   for (size_t i = 0; i < shards + 1; ++i) {
     auto s = std::make_unique<Shard>();
     // Zero every counter (std::atomic<uint64_t> default-init is indeterminate pre-C++20 libs).
@@ -199,7 +202,8 @@ std::string Metrics::Render(const Gauges& g) const {
                     open_[l].load(std::memory_order_relaxed), "\n");
   }
   gauge("ricochet_click_queue_depth", "Clicks waiting for the writer.", g.click_queue_depth);
-  counter("ricochet_rocksdb_wal_syncs_total", "WAL fsyncs done by the click writer.", g.wal_syncs);
+  counter("ricochet_rocksdb_wal_syncs_total",
+          "WAL fsyncs (click writer and conversion group commits).", g.wal_syncs);
   gauge("ricochet_rocksdb_memtable_bytes", "Bytes in all memtables.", g.memtable_bytes);
   gauge("ricochet_rocksdb_pending_compaction_bytes", "Estimated bytes compaction must rewrite.",
         g.pending_compaction_bytes);

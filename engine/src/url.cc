@@ -143,6 +143,33 @@ absl::Status ValidateConfiguredUrl(std::string_view url) {
   return absl::OkStatus();
 }
 
+std::string RedactTarget(std::string_view target) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return std::string(target);
+  std::string out(target.substr(0, q + 1));
+  std::string_view rest = target.substr(q + 1);
+  bool first = true;
+  while (!rest.empty() || first) {
+    size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (!first) out.push_back('&');
+    first = false;
+    size_t eq = pair.find('=');
+    std::string name = PercentDecode(pair.substr(0, eq));
+    for (char& c : name) c = absl::ascii_tolower(c);
+    if (eq != std::string_view::npos &&
+        (name == "token" || name == "postback_token" || name == "key" || name == "api_key" ||
+         name == "secret" || name == "password")) {
+      absl::StrAppend(&out, ToAbsl(pair.substr(0, eq)), "=REDACTED");
+    } else {
+      out.append(pair);
+    }
+    if (amp == std::string_view::npos) break;
+  }
+  return out;
+}
+
 absl::StatusOr<HttpTarget> ParseHttpTarget(std::string_view url) {
   if (absl::Status st = ValidateConfiguredUrl(url); !st.ok()) return st;
   HttpTarget t;

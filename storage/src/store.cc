@@ -99,7 +99,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   impl->options = options;
 
   rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
+  db_options.create_if_missing = !options.inspect_only;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   db_options.bytes_per_sync = 1u << 20;
@@ -122,6 +122,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     o.bottommost_compression = rocksdb::kZSTD;
     o.table_factory = table_options(bloom);
     o.level_compaction_dynamic_level_bytes = true;
+    o.disable_auto_compactions = options.inspect_only;
     return o;
   };
 
@@ -436,7 +437,9 @@ absl::Status Store::CommitConversions(const ConversionBatch& b) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;  // the answer is sent only after this returns
-  return ToStatus(impl_->db->Write(wo, &batch), "commit conversions");
+  absl::Status st = ToStatus(impl_->db->Write(wo, &batch), "commit conversions");
+  if (st.ok()) impl_->wal_syncs.fetch_add(1, std::memory_order_relaxed);
+  return st;
 }
 
 absl::StatusOr<std::optional<ConversionRecord>> Store::GetConversion(std::string_view id) {

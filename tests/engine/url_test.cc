@@ -112,3 +112,18 @@ TEST_CASE("outgoing URLs split into host, port and target", "[url]") {
 }
 
 }  // namespace ricochet::engine
+
+namespace ricochet::engine {
+
+TEST_CASE("secrets are redacted from logged targets", "[url]") {
+  CHECK(RedactTarget("/postback?cid=abc&token=s3cr3t&amount=5") ==
+        "/postback?cid=abc&token=REDACTED&amount=5");
+  CHECK(RedactTarget("/x?Postback_Token=a&API_KEY=b&keep=c&password") ==
+        "/x?Postback_Token=REDACTED&API_KEY=REDACTED&keep=c&password");
+  CHECK(RedactTarget("/x?%74oken=a") == "/x?%74oken=REDACTED");  // encoded names too
+  CHECK(RedactTarget("/c/o?aff=1") == "/c/o?aff=1");
+  CHECK(RedactTarget("/c/o") == "/c/o");
+  CHECK(RedactTarget("/c/o?") == "/c/o?");
+}
+
+}  // namespace ricochet::engine

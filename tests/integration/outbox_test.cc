@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <sstream>
 #include <thread>
 
 #include "boost/json/parse.hpp"
@@ -219,6 +220,14 @@ TEST_CASE("private postback targets are refused at PUT and at delivery", "[outbo
     CHECK(J(r.body).at("reason").as_string() == "ssrf_blocked");
     CHECK(J(r.body).at("field").as_string() == "postback_url");
   }
+  for (const char* url :
+       {"http://user@aff.example/pb", "http://aff.example:99999/pb", "http://u@10.0.0.5/pb"}) {
+    INFO(url);
+    json::object aff{{"postback_url", url}};
+    HttpResult r = s.Api("PUT", "/api/affiliates/a1", json::serialize(aff));
+    CHECK(r.status == 400);
+    CHECK(J(r.body).at("reason").as_string() == "bad_url");
+  }
   CHECK(s.Api("GET", "/api/affiliates/a1").status == 404);  // nothing stored
 
   // A name that resolves to loopback passes PUT and is refused when resolved: dead at once.
@@ -247,6 +256,9 @@ TEST_CASE("backup writes a checkpoint that a server opens with the same data", "
     conversion = std::string(J(pb.body).at("conversion_id").as_string());
     CHECK(s.Api("POST", "/api/backup", "{}").status == 400);
     CHECK(s.Api("POST", "/api/backup", R"({"path":"relative/dir"})").status == 400);
+    CHECK(s.Api("POST", "/api/backup",
+                json::serialize(json::object{{"path", backup + "/no/such/parent"}}))
+              .status == 400);
     HttpResult r = s.Api("POST", "/api/backup", json::serialize(json::object{{"path", backup}}));
     REQUIRE(r.status == 200);
     CHECK(J(r.body).at("path").as_string() == backup);
@@ -282,7 +294,14 @@ TEST_CASE("stats and payouts list answer the admin API", "[admin]") {
   s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}",
                       "plan":{"events":{"sale":{"cpa":"2.50"}}}})");
   s.PutAffiliate("a1", "{}");
+  const uint64_t syncs = MetricValue(s, "ricochet_rocksdb_wal_syncs_total");
   REQUIRE(Postback(s, "cid=" + Click(s, "o", "a1") + "&order_id=P1").status == 200);
+  REQUIRE(Postback(s, "cid=" + Click(s, "o", "a1") + "&order_id=P1").status == 200);
+  CHECK(Postback(s, "cid=" + Click(s, "o", "a1") + "&order_id=P2&amount=x").status == 400);
+  CHECK(MetricValue(s, R"(ricochet_conversions_total{result="created",reason=""})") == 1);
+  CHECK(MetricValue(s, R"(ricochet_conversions_total{result="duplicate",reason=""})") == 1);
+  CHECK(MetricValue(s, R"(ricochet_conversions_total{result="refused",reason="bad_amount"})") == 1);
+  CHECK(MetricValue(s, "ricochet_rocksdb_wal_syncs_total") > syncs);
   HttpResult p = s.Api("POST", "/api/payouts", R"({"currency":"USD"})");
   REQUIRE(p.status == 200);
   json::array list = J(s.Api("GET", "/api/payouts").body).at("payouts").as_array();
@@ -292,6 +311,29 @@ TEST_CASE("stats and payouts list answer the admin API", "[admin]") {
   CHECK(list[0].at("affiliates").as_int64() == 1);
   CHECK(J(s.Api("GET", "/api/stats").body).at("offers").as_int64() == 1);
   CHECK(s.Api("DELETE", "/api/stats").status == 405);
+}
+
+TEST_CASE("the access log has one line per request, secrets redacted", "[admin][log]") {
+  TempDir dir;
+  Server s(dir.path(), {"--access-log"});
+  s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}","postback_token":"s3cr3t",
+                      "plan":{"events":{"sale":{"cpa":"1"}}}})");
+  s.PutAffiliate("a1", "{}");
+  REQUIRE(Postback(s, "cid=" + Click(s, "o", "a1") + "&token=s3cr3t&order_id=L1").status == 200);
+  CHECK(s.Stop() == 0);
+  const std::string log = s.Log();
+  CHECK(log.find("s3cr3t") == std::string::npos);
+  CHECK(log.find("token=REDACTED&order_id=L1") != std::string::npos);
+  CHECK(log.find(R"("request":"GET /c/o?aff=a1","status":"302")") != std::string::npos);
+  size_t lines = 0;  // not counting the harness's /healthz polls at start-up
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(R"("msg":"access")") != std::string::npos &&
+        line.find("/healthz") == std::string::npos) {
+      ++lines;
+    }
+  }
+  CHECK(lines == 4);  // two PUTs, the click, the postback
 }
 
 }  // namespace ricochet::testing

@@ -240,7 +240,9 @@ TEST_CASE("a checkpoint opens as a copy of the database", "[conversions][backup]
   TempStore t;
   ConversionBatch b;
   b.conversions.push_back(Conversion());
+  const uint64_t syncs = t.store->Stats().wal_syncs;
   REQUIRE(t.store->CommitConversions(b).ok());
+  CHECK(t.store->Stats().wal_syncs == syncs + 1);  // a synced commit counts as a WAL sync
   const std::string path = t.dir.path() + "-checkpoint";
   absl::StatusOr<CheckpointInfo> info = t.store->Checkpoint(path);
   REQUIRE(info.ok());

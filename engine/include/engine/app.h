@@ -58,7 +58,7 @@ class App {
   std::unique_ptr<TrackingHandler> tracking_;
   std::unique_ptr<AdminHandler> admin_;
   std::unique_ptr<HttpServer> server_;
-  std::unique_ptr<PostbackSender> sender_;  // runs on worker 0's io_context
+  std::unique_ptr<PostbackSender> sender_;  // on worker 0's io_context: destroyed before server_
   bool running_ = false;
 };
 

@@ -31,6 +31,10 @@ void ForEachQueryParam(std::string_view query,
 // Splits a request target into path and query (without '?'); a fragment is dropped.
 void SplitTarget(std::string_view target, std::string_view* path, std::string_view* query);
 
+// `target` with the values of secret-bearing query parameters (token, postback_token, key,
+// api_key, secret, password) replaced by "REDACTED", for logs.
+[[nodiscard]] std::string RedactTarget(std::string_view target);
+
 // True if any byte is a C0 control, DEL, or (when `reject_space`) a space.
 [[nodiscard]] bool HasControlChars(std::string_view s, bool reject_space = false);
 

@@ -29,11 +29,14 @@ struct StoreOptions {
   size_t block_cache_bytes = 128u << 20;
   // Memtable size per column family; larger absorbs click bursts with fewer flushes.
   size_t write_buffer_bytes = 32u << 20;
+  // For offline tools (ricochetctl verify --data): fail instead of creating a database, and run
+  // no compactions, so the retention filter cannot drop anything while inspecting.
+  bool inspect_only = false;
 };
 
 // Store statistics for /metrics.
 struct StoreStats {
-  uint64_t wal_syncs = 0;
+  uint64_t wal_syncs = 0;  // click WAL syncs and synced conversion commits
   uint64_t memtable_bytes = 0;
   uint64_t pending_compaction_bytes = 0;
   uint64_t estimated_clicks = 0;
