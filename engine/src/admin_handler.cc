@@ -750,14 +750,17 @@ Response AdminHandler::GetOutboxEntry(const Request& req, std::string_view id) {
 }
 
 Response AdminHandler::RetryOutbox(const Request& req, std::string_view id) {
-  std::promise<PostbackSender::RetryResult> promise;
-  std::future<PostbackSender::RetryResult> future = promise.get_future();
-  s_.postbacks->Retry(std::string(id), [&promise](PostbackSender::RetryResult r) {
-    promise.set_value(std::move(r));
+  // Shared: the sender may answer after this wait gave up.
+  auto promise = std::make_shared<std::promise<PostbackSender::RetryResult>>();
+  std::future<PostbackSender::RetryResult> future = promise->get_future();
+  s_.postbacks->Retry(std::string(id), [promise](PostbackSender::RetryResult r) {
+    promise->set_value(std::move(r));
   });
   if (future.wait_for(kFlushTimeout) != std::future_status::ready) {
-    // The sender's worker is stopping; the entry is unchanged.
-    return JsonError(req.version(), http::status::service_unavailable, "shutting_down");
+    // The sender's worker is busy or stopping: the retry may still happen; GET the entry.
+    return JsonError(
+        req.version(), http::status::service_unavailable, "retry_pending",
+        R"("message":"the sender has not answered yet; GET the entry to see its state")");
   }
   PostbackSender::RetryResult r = future.get();
   if (r.status != 200) {

@@ -79,7 +79,9 @@ std::optional<std::string_view> BlockedTargetClass(const address& a) {
     const boost::asio::ip::address_v6::bytes_type b = v6.to_bytes();
     // Translation prefixes embed an IPv4 address that the packet really reaches.
     static const Cidr kNat64 = *Cidr::Parse("64:ff9b::/96");
+    static const Cidr kNat64Local = *Cidr::Parse("64:ff9b:1::/48");  // RFC 8215, local use
     static const Cidr kSixToFour = *Cidr::Parse("2002::/16");
+    if (kNat64Local.Contains(a)) return "reserved";  // its IPv4 part is placed site-specifically
     if (kNat64.Contains(a) || kSixToFour.Contains(a)) {
       const size_t at = kNat64.Contains(a) ? 12 : 2;
       boost::asio::ip::address_v4 inner({b[at], b[at + 1], b[at + 2], b[at + 3]});

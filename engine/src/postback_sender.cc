@@ -27,6 +27,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+constexpr std::string_view kStopped = "stopped";
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -42,33 +44,34 @@ class PostbackSender::Attempt : public std::enable_shared_from_this<Attempt> {
       : owner_(owner),
         entry_(std::move(entry)),
         target_(std::move(target)),
-        resolver_(owner.ioc_),
         tcp_(owner.ioc_),
         deadline_(owner.ioc_) {}
 
   void Run() {
     deadline_.expires_after(std::chrono::milliseconds(owner_.options_.timeout_ms));
     deadline_.async_wait([self = shared_from_this()](const beast::error_code& ec) {
-      if (!ec) self->Cancel("timeout");
+      if (!ec) self->Abort("timeout");
     });
-    resolver_.async_resolve(target_.host, std::to_string(target_.port),
-                            [self = shared_from_this()](const beast::error_code& ec,
-                                                        const tcp::resolver::results_type& r) {
-                              self->OnResolve(ec, r);
-                            });
+    // getaddrinfo blocks and cannot be cancelled; Asio's async resolver runs every lookup of an
+    // io_context on one thread, so one slow name server would stall every affiliate. Lookups
+    // run on the sender's own small pool instead; a lookup that outlives the deadline is
+    // abandoned (the attempt ends as a timeout) and its answer dropped.
+    asio::post(owner_.dns_pool_, [self = shared_from_this()] {
+      beast::error_code ec;
+      tcp::resolver resolver(self->owner_.dns_pool_.get_executor());
+      tcp::resolver::results_type results =
+          resolver.resolve(self->target_.host, std::to_string(self->target_.port), ec);
+      asio::post(self->owner_.ioc_, [self, ec, results] { self->OnResolve(ec, results); });
+    });
   }
 
-  // Ends the attempt as failed with `why` ("timeout", "stopped").
-  void Cancel(std::string why) {
-    if (done_ || !cancelled_.empty()) return;
-    cancelled_ = std::move(why);
-    resolver_.cancel();
-    beast::error_code ignored;
-    tcp_.socket().close(ignored);
-  }
+  // Ends the attempt now as failed with `why` ("timeout", "stopped"); whatever is still under
+  // way finds it done and stops.
+  void Abort(std::string why) { Done({false, false, 0, std::move(why)}); }
 
  private:
   void OnResolve(const beast::error_code& ec, const tcp::resolver::results_type& results) {
+    if (done_) return;
     if (ec) return Fail("dns_error", ec);
     for (const auto& r : results) {
       const asio::ip::address a = r.endpoint().address();
@@ -88,6 +91,7 @@ class PostbackSender::Attempt : public std::enable_shared_from_this<Attempt> {
   }
 
   void OnConnect(const beast::error_code& ec) {
+    if (done_) return;
     if (ec) return Fail("connect_error", ec);
     if (!target_.tls) return Write(tcp_);
     tls_ = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(tcp_, owner_.tls_);
@@ -100,6 +104,7 @@ class PostbackSender::Attempt : public std::enable_shared_from_this<Attempt> {
     tls_->set_verify_callback(asio::ssl::host_name_verification(target_.host));
     tls_->async_handshake(asio::ssl::stream_base::client,
                           [self = shared_from_this()](const beast::error_code& ec) {
+                            if (self->done_) return;
                             if (ec) return self->Fail("tls_error", ec);
                             self->Write(*self->tls_);
                           });
@@ -117,6 +122,7 @@ class PostbackSender::Attempt : public std::enable_shared_from_this<Attempt> {
     req_.set(http::field::connection, "close");
     http::async_write(stream, req_,
                       [self = shared_from_this(), &stream](const beast::error_code& ec, size_t) {
+                        if (self->done_) return;
                         if (ec) return self->Fail("send_error", ec);
                         self->Read(stream);
                       });
@@ -127,6 +133,7 @@ class PostbackSender::Attempt : public std::enable_shared_from_this<Attempt> {
     parser_.header_limit(16 * 1024);
     http::async_read_header(
         stream, buffer_, parser_, [self = shared_from_this()](const beast::error_code& ec, size_t) {
+          if (self->done_) return;
           if (ec) return self->Fail("read_error", ec);
           const int status = self->parser_.get().result_int();
           const bool ok = status >= 200 && status < 300;
@@ -135,7 +142,6 @@ class PostbackSender::Attempt : public std::enable_shared_from_this<Attempt> {
   }
 
   void Fail(std::string_view code, const beast::error_code& ec) {
-    if (!cancelled_.empty()) return Done({false, false, 0, cancelled_});
     Done({false, false, 0, absl::StrCat(ToAbsl(code), ": ", ec.message())});
   }
 
@@ -152,14 +158,12 @@ class PostbackSender::Attempt : public std::enable_shared_from_this<Attempt> {
   PostbackSender& owner_;
   storage::OutboxEntry entry_;
   HttpTarget target_;
-  tcp::resolver resolver_;
   beast::tcp_stream tcp_;
   std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls_;
   asio::steady_timer deadline_;
   http::request<http::empty_body> req_;
   beast::flat_buffer buffer_;
   http::response_parser<http::empty_body> parser_;
-  std::string cancelled_;
   bool done_ = false;
 };
 
@@ -178,7 +182,10 @@ PostbackSender::PostbackSender(asio::io_context& ioc, storage::Store* store, Met
   if (ec) log_->Warn("postbacks: no system CA certificates", {{"error", ec.message()}});
 }
 
-PostbackSender::~PostbackSender() = default;
+PostbackSender::~PostbackSender() {
+  dns_pool_.stop();  // lookups not started are dropped; a running one is waited for
+  dns_pool_.join();
+}
 
 absl::Status PostbackSender::Start() {
   std::vector<storage::OutboxEntry> loaded;
@@ -193,8 +200,15 @@ absl::Status PostbackSender::Start() {
     // The attempt was cut off by a crash or restart. It already counts; its result is unknown,
     // so it is retried (the receiver dedupes on {event_id}).
     e.last_error = "interrupted";
-    if (absl::Status u = store_->UpdateOutbox(e.state, e); !u.ok()) return u;
+    // On its last allowed attempt: a dead letter now, not one attempt more than allowed.
+    if (e.attempts >= options_.max_attempts) e.state = storage::OutboxState::kDead;
+    if (absl::Status u = store_->UpdateOutbox(storage::OutboxState::kPending, e); !u.ok()) {
+      return u;
+    }
   }
+  std::erase_if(loaded, [](const storage::OutboxEntry& e) {
+    return e.state != storage::OutboxState::kPending;
+  });
   if (!loaded.empty()) {
     log_->Info("postbacks: loaded pending outbox entries",
                {{"pending", std::to_string(loaded.size())}});
@@ -210,17 +224,19 @@ absl::Status PostbackSender::Start() {
 void PostbackSender::Stop() {
   if (!started_) return;
   started_ = false;
-  std::promise<void> stopped;
-  asio::post(ioc_, [this, &stopped] {
+  auto stopped = std::make_shared<std::promise<void>>();  // outlives a timed-out wait
+  asio::post(ioc_, [this, stopped] {
     stopping_ = true;
     timer_.cancel();
+    std::vector<std::shared_ptr<Attempt>> attempts;
     for (auto& [id, weak] : flying_) {
-      if (std::shared_ptr<Attempt> a = weak.lock()) a->Cancel("stopped");
+      if (std::shared_ptr<Attempt> a = weak.lock()) attempts.push_back(std::move(a));
     }
-    stopped.set_value();
+    for (auto& a : attempts) a->Abort(std::string(kStopped));  // Finish() edits flying_
+    stopped->set_value();
   });
   // Bounded: if the io_context no longer runs, nothing is in flight that could still finish.
-  stopped.get_future().wait_for(std::chrono::seconds(5));
+  stopped->get_future().wait_for(std::chrono::seconds(5));
 }
 
 void PostbackSender::Enqueue(std::vector<storage::OutboxEntry> entries) {
@@ -245,7 +261,9 @@ void PostbackSender::Retry(std::string id, std::function<void(RetryResult)> done
     }
     storage::OutboxEntry entry;
     storage::OutboxState from = storage::OutboxState::kPending;
+    std::optional<storage::OutboxEntry> was_waiting;
     if (auto it = waiting_.find(id); it != waiting_.end()) {
+      was_waiting = it->second;
       entry = it->second;
       waiting_.erase(it);
       pending_.fetch_sub(1, std::memory_order_relaxed);
@@ -264,7 +282,7 @@ void PostbackSender::Retry(std::string id, std::function<void(RetryResult)> done
     entry.next_attempt_ms = NowMs();
     if (absl::Status st = store_->UpdateOutbox(from, entry); !st.ok()) {
       log_->Error("postbacks: cannot re-arm outbox entry", {{"id", id}, {"error", st.ToString()}});
-      if (from == storage::OutboxState::kPending) Add(entry);  // keep what was scheduled
+      if (was_waiting) Add(std::move(*was_waiting));  // unchanged, as the 503 says
       r.status = 503;
       r.reason = "storage_unavailable";
       return done(std::move(r));
@@ -353,7 +371,9 @@ int64_t PostbackSender::Backoff(int64_t attempts) {
 void PostbackSender::Finish(storage::OutboxEntry entry, Outcome outcome) {
   flying_.erase(entry.id);
   in_flight_count_.fetch_sub(1, std::memory_order_relaxed);
-  if (stopping_) return;  // stays "in_flight" in the store: retried after the restart
+  // Cut off by Stop(): no result to record; it stays "in_flight" in the store and is retried
+  // after the restart. A result that did arrive is recorded even while stopping.
+  if (outcome.error == kStopped) return;
   entry.last_status = outcome.status;
   entry.last_error = outcome.error;
   std::string_view result;
@@ -377,6 +397,7 @@ void PostbackSender::Finish(storage::OutboxEntry entry, Outcome outcome) {
       entry.next_attempt_ms = NowMs() + options_.retry_ms;
     }
   }
+  if (stopping_) return;  // the store has it; the next start schedules it
   if (entry.state == storage::OutboxState::kPending) {
     schedule_.emplace(entry.next_attempt_ms, entry.id);
     std::string id = entry.id;

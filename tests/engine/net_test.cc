@@ -89,9 +89,10 @@ TEST_CASE("postback targets: every non-public address class is blocked", "[net][
   CHECK(cls("224.0.0.1") == "multicast");
   CHECK(cls("ff02::1") == "multicast");
   CHECK(cls("255.255.255.255") == "reserved");
-  CHECK(cls("64:ff9b::7f00:1") == "loopback");  // NAT64 of 127.0.0.1
-  CHECK(cls("64:ff9b::808:808") == "public");   // NAT64 of 8.8.8.8
-  CHECK(cls("2002:a00:1::1") == "private");     // 6to4 of 10.0.0.1
+  CHECK(cls("64:ff9b::7f00:1") == "loopback");   // NAT64 of 127.0.0.1
+  CHECK(cls("64:ff9b::808:808") == "public");    // NAT64 of 8.8.8.8
+  CHECK(cls("64:ff9b:1::a00:1") == "reserved");  // local-use NAT64 (RFC 8215)
+  CHECK(cls("2002:a00:1::1") == "private");      // 6to4 of 10.0.0.1
   CHECK(cls("8.8.8.8") == "public");
   CHECK(cls("93.184.216.34") == "public");
   CHECK(cls("2606:4700::1111") == "public");

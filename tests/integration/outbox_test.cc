@@ -158,6 +158,33 @@ TEST_CASE("redirects are never followed", "[outbox][delivery]") {
   CHECK(elsewhere.count() == 0);
 }
 
+TEST_CASE("an attempt ends at its deadline; TLS is verified", "[outbox][delivery]") {
+  TempDir dir;
+  Receiver hangs, plain;
+  hangs.Script({"hang"});
+  Server s(dir.path(), {"--allow-private-postbacks", "--postback-max-attempts", "1",
+                        "--postback-timeout-ms", "300"});
+  Convert(s, "http://127.0.0.1:" + std::to_string(hangs.port()) + "/pb");
+  REQUIRE(Eventually([&] { return Outbox(s, "dead").size() == 1; }));
+  CHECK(Outbox(s, "dead")[0].at("reason").as_string() == "timeout");
+  CHECK(hangs.count() == 1);
+
+  CHECK(s.Stop() == 0);
+
+  // https:// to a server that speaks plain HTTP: the handshake fails, nothing is sent in clear.
+  // (The receiver waits 2 s for a request head that never comes, then answers in plain text.)
+  Server t(dir.path(), {"--allow-private-postbacks", "--postback-max-attempts", "1"});
+  std::string cid = Click(t, "o", "a1");
+  json::object aff{{"postback_url", "https://127.0.0.1:" + std::to_string(plain.port()) + "/pb"}};
+  t.PutAffiliate("a1", json::serialize(aff));
+  REQUIRE(Postback(t, "cid=" + cid + "&amount=100&order_id=T2").status == 200);
+  REQUIRE(Eventually([&] { return Outbox(t, "dead").size() == 2; }));
+  json::object e = Outbox(t, "dead")[1].as_object();
+  CHECK(e.at("reason").as_string() == "tls_error");
+  REQUIRE(plain.count() == 1);
+  CHECK(plain.Requests()[0].find("GET /pb") == std::string::npos);  // only a TLS ClientHello
+}
+
 TEST_CASE("pending postbacks survive a restart; an attempt cut off by SIGKILL counts once",
           "[outbox][delivery][restart]") {
   TempDir dir;

@@ -36,6 +36,7 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ssl/context.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "boost/asio/thread_pool.hpp"
 #include "engine/log.h"
 #include "engine/metrics.h"
 #include "storage/store.h"
@@ -106,6 +107,7 @@ class PostbackSender {
   const Logger* const log_;
   const PostbackSenderOptions options_;
   boost::asio::ssl::context tls_;
+  boost::asio::thread_pool dns_pool_{4};  // blocking getaddrinfo, off the io_context
 
   // io_context state.
   boost::asio::steady_timer timer_;
