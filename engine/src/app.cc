@@ -134,6 +134,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   app->server_ = std::make_unique<HttpServer>(ho, app->metrics_.get(), &app->log_);
   PostbackSenderOptions pso;
   pso.allow_private = c.allow_private_postbacks;
+  pso.paused = c.pause_postbacks;
   pso.max_attempts = c.postback_max_attempts;
   pso.retry_ms = c.postback_retry_ms;
   pso.retry_max_ms = c.postback_retry_max_ms;

@@ -107,6 +107,8 @@ Usage: ricochet [flags]
   --access-log               log one JSON line per answered request (default off)
   --allow-private-postbacks  let affiliate postback URLs reach private, loopback, link-local,
                              unique-local, metadata and IPv4-mapped addresses (default off)
+  --pause-postbacks          keep outgoing postbacks queued, send none (restore drills,
+                             staging copies of production data; default off)
   --postback-max-attempts N  delivery attempts before a dead letter, 1..100 (default 10)
   --postback-retry-ms N      first retry delay in ms, doubling per attempt (default 1000)
   --postback-retry-max-ms N  longest retry delay in ms (default 3600000)
@@ -137,8 +139,12 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv)
     std::string_view name = arg.substr(2);
     std::string_view value;
     size_t eq = name.find('=');
-    if (std::string_view base = name.substr(0, eq);
-        base == "access-log" || base == "allow-private-postbacks") {  // switches
+    std::string_view base = name.substr(0, eq);
+    bool* flag = base == "access-log"                ? &c.access_log
+                 : base == "allow-private-postbacks" ? &c.allow_private_postbacks
+                 : base == "pause-postbacks"         ? &c.pause_postbacks
+                                                     : nullptr;
+    if (flag != nullptr) {  // switches
       bool on = true;
       if (eq != std::string_view::npos) {
         std::string_view v = name.substr(eq + 1);
@@ -149,7 +155,7 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv)
         }
         on = v == "true";
       }
-      (name == "access-log" ? c.access_log : c.allow_private_postbacks) = on;
+      *flag = on;
       continue;
     }
     if (eq != std::string_view::npos) {

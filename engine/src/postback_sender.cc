@@ -213,6 +213,7 @@ absl::Status PostbackSender::Start() {
     log_->Info("postbacks: loaded pending outbox entries",
                {{"pending", std::to_string(loaded.size())}});
   }
+  if (options_.paused) log_->Warn("postbacks: paused (--pause-postbacks): nothing is sent");
   started_ = true;
   asio::post(ioc_, [this, loaded = std::move(loaded)]() mutable {
     for (storage::OutboxEntry& e : loaded) Add(std::move(e));
@@ -303,7 +304,7 @@ void PostbackSender::Add(storage::OutboxEntry entry) {
 }
 
 void PostbackSender::Pump() {
-  if (stopping_) return;
+  if (stopping_ || options_.paused) return;
   const int64_t now = NowMs();
   while (flying_.size() < static_cast<size_t>(options_.concurrency) && !schedule_.empty() &&
          schedule_.begin()->first <= now) {

@@ -52,6 +52,8 @@ TEST_CASE("flags parse with defaults", "[config]") {
   CHECK(e->postback_max_attempts == 3);
   CHECK(e->postback_retry_ms == 20);
   CHECK_FALSE(Parse({"--admin-token=tok", "--access-log=false"})->access_log);
+  CHECK(Parse({"--admin-token=tok", "--pause-postbacks"})->pause_postbacks);
+  CHECK_FALSE(Parse({"--admin-token=tok"})->pause_postbacks);
 }
 
 TEST_CASE("bad flags fail with a message naming them", "[config]") {

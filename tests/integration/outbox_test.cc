@@ -185,6 +185,25 @@ TEST_CASE("an attempt ends at its deadline; TLS is verified", "[outbox][delivery
   CHECK(plain.Requests()[0].find("GET /pb") == std::string::npos);  // only a TLS ClientHello
 }
 
+TEST_CASE("--pause-postbacks queues postbacks and sends none", "[outbox][delivery]") {
+  TempDir dir;
+  Receiver rx;
+  {
+    Server s(dir.path(), {"--allow-private-postbacks", "--pause-postbacks"});
+    Convert(s, "http://127.0.0.1:" + std::to_string(rx.port()) + "/pb");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    json::array pending = Outbox(s, "pending");
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0].at("attempts").as_int64() == 0);
+    CHECK(MetricValue(s, "ricochet_outbox_pending") == 1);
+    CHECK(s.Stop() == 0);
+  }
+  CHECK(rx.count() == 0);
+  Server s(dir.path(), kFast);  // unpaused: the queue drains
+  REQUIRE(Eventually([&] { return Outbox(s, "delivered").size() == 1; }));
+  CHECK(rx.count() == 1);
+}
+
 TEST_CASE("pending postbacks survive a restart; an attempt cut off by SIGKILL counts once",
           "[outbox][delivery][restart]") {
   TempDir dir;

@@ -62,6 +62,8 @@ struct ServerConfig {
   // Outgoing affiliate postbacks (the outbox). Private, loopback, link-local, unique-local,
   // metadata and IPv4-mapped targets are refused unless allow_private_postbacks.
   bool allow_private_postbacks = false;
+  // Queue outgoing postbacks but send none: for a server started on a copy of production data.
+  bool pause_postbacks = false;
   int postback_max_attempts = 10;  // then the entry is a dead letter
   int postback_retry_ms = 1000;    // first retry delay; doubles per attempt (jittered)
   int postback_retry_max_ms = 3'600'000;

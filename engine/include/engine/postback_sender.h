@@ -45,6 +45,7 @@ namespace ricochet::engine {
 
 struct PostbackSenderOptions {
   bool allow_private = false;
+  bool paused = false;  // schedule, record, send nothing
   int max_attempts = 10;
   int64_t retry_ms = 1000;
   int64_t retry_max_ms = 3'600'000;
