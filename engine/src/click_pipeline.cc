@@ -176,6 +176,12 @@ void ClickPipeline::Run() {
   std::vector<std::unique_ptr<PendingClick>> batch;
   batch.reserve(options_.max_batch);
   const auto sync_interval = std::chrono::milliseconds(options_.wal_sync_ms);
+  // Clicks are answered before they are written, so the writer may let them gather for a
+  // moment: 200 us adds nothing a visitor sees and bounds the nap's cost when idle.
+  constexpr auto kNap = std::chrono::microseconds(200);
+  constexpr int kNapsBeforeSleep = 50;  // 10 ms without a click
+  int idle_naps = kNapsBeforeSleep;     // start asleep
+  bool processed_this_round = false;
   for (;;) {
     while (batch.size() < options_.max_batch) {
       PendingClick* p = Pop();
@@ -183,6 +189,8 @@ void ClickPipeline::Run() {
       batch.emplace_back(p);
     }
     if (!batch.empty()) {
+      processed_this_round = true;
+      idle_naps = 0;
       ProcessBatch(batch);
       size_t n = batch.size();
       batch.clear();
@@ -204,6 +212,16 @@ void ClickPipeline::Run() {
     if (stopping_.load(std::memory_order_acquire)) {
       if (depth() == 0) break;
       std::this_thread::yield();  // a producer is between its count and its push
+      continue;
+    }
+    // Under load, nap instead of sleeping on the condition variable: producers then never
+    // signal (a futex wake and two context switches per click otherwise, the biggest single
+    // cost of the click path in profiles), and the next batch is larger. Only after a quiet
+    // spell does the writer ask to be woken.
+    if (idle_naps < kNapsBeforeSleep) {
+      idle_naps = processed_this_round ? 0 : idle_naps + 1;
+      processed_this_round = false;
+      std::this_thread::sleep_for(kNap);
       continue;
     }
     // Sleep until a producer wakes us or the next sync is due.
