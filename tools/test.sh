@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every test: a Release build and an ASan+UBSan build, each with the whole
 # Catch2 suite (unit + integration against the real server on 127.0.0.1), then a short smoke run
-# of every benchmark so they cannot rot. Installs missing Debian packages first.
+# of every benchmark (Google Benchmarks and bench/*.sh against nginx and RocksDB) so they cannot
+# rot. Installs missing Debian packages first.
 #   tools/test.sh            everything
 #   tools/test.sh --quick    Release build and tests only
 set -euo pipefail
@@ -20,6 +21,13 @@ echo "== Release tests"
 
 echo "== Benchmark smoke run"
 bash tools/bench-smoke.sh build/release
+# The load benchmarks (docs/performance.md) in smoke mode: a few seconds each, speed not judged;
+# they fail only when a script, a server or a check of recorded clicks breaks.
+bash tools/setup.sh --bench
+echo "== Load benchmark smoke runs"
+bash bench/load.sh --smoke
+bash bench/postback.sh --smoke
+bash bench/datascale.sh --smoke
 
 if [ "$quick" = 1 ]; then exit 0; fi
 
