@@ -650,8 +650,12 @@ Response AdminHandler::CreatePayout(const Request& req) {
   s_.conversions->SubmitPayout(*currency, min_amount,
                                [&promise](ServiceReply r) { promise.set_value(std::move(r)); });
   ServiceReply reply = future.get();
-  return JsonResponse(req.version(), static_cast<http::status>(reply.status),
-                      std::move(reply.body));
+  if (reply.status != 200) {
+    return JsonResponse(req.version(), static_cast<http::status>(reply.status),
+                        std::move(reply.body));
+  }
+  // Committed and fsynced: answer with the stored record, as GET /api/payouts/{id} does.
+  return GetPayout(req, json::parse(reply.body).at("id").as_string());
 }
 
 Response AdminHandler::ListOutbox(const Request& req, std::string_view query) {
@@ -659,19 +663,17 @@ Response AdminHandler::ListOutbox(const Request& req, std::string_view query) {
   ForEachQueryParam(query, [&](std::string_view name, std::string_view value) {
     if (name == "state") state.assign(value);
   });
-  storage::OutboxState want;
-  if (state == "pending") {
-    want = storage::OutboxState::kPending;
-  } else if (state == "dead") {
-    want = storage::OutboxState::kDead;
-  } else if (state == "delivered") {
-    want = storage::OutboxState::kDelivered;
-  } else {
+  std::optional<storage::OutboxState> want;
+  for (storage::OutboxState s : {storage::OutboxState::kPending, storage::OutboxState::kDead,
+                                 storage::OutboxState::kDelivered}) {
+    if (state == OutboxStateName(s)) want = s;
+  }
+  if (!want) {
     return JsonError(req.version(), http::status::bad_request, "bad_state",
                      R"("message":"state is pending, dead or delivered")");
   }
   json::array entries;
-  absl::Status st = s_.store->ScanOutbox(want, [&](const storage::OutboxEntry& o) {
+  absl::Status st = s_.store->ScanOutbox(*want, [&](const storage::OutboxEntry& o) {
     entries.push_back(OutboxToJson(o));
     return entries.size() < 10000;
   });

@@ -611,7 +611,6 @@ absl::StatusOr<int64_t> ConversionService::CountedMonth(const std::string& offer
 
 ServiceReply ConversionService::HandlePayout(const Request& r, Batch& b) {
   const std::string& currency = r.status;
-  const int decimals = attribution::CurrencyExponent(currency).value_or(2);
   // Entries that moved each affiliate's approved balance since its last payout (for the CSV).
   std::map<std::string, int64_t> entries;
   absl::Status st = store_->ScanLedger([&](const storage::LedgerEntry& e) {
@@ -638,7 +637,6 @@ ServiceReply ConversionService::HandlePayout(const Request& r, Batch& b) {
                               payout.items.push_back({affiliate, row.approved, entries[affiliate]});
                             });
   if (!st.ok()) return Error(503, "storage_unavailable");
-  json::array items;
   for (const storage::PayoutItem& item : payout.items) {
     storage::LedgerEntry e;
     e.seq = ++b.seq;
@@ -654,15 +652,11 @@ ServiceReply ConversionService::HandlePayout(const Request& r, Batch& b) {
     b.out.balances.push_back(
         {e.affiliate, currency, *attribution::BalanceEffect(e.kind, e.status, e.amount)});
     b.out.entries.push_back(std::move(e));
-    items.push_back({{"affiliate", item.affiliate},
-                     {"amount", attribution::FormatMicros(item.amount, decimals)}});
   }
   b.out.payouts.push_back(payout);
+  // The caller renders the stored record (GET /api/payouts/{id}), so there is one rendering.
   json::object o;
   o["id"] = payout.id;
-  o["currency"] = currency;
-  o["min_amount"] = attribution::FormatMicros(r.min_amount, decimals);
-  o["items"] = std::move(items);
   return {200, json::serialize(o), false, "paid", ""};
 }
 

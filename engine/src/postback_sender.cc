@@ -297,10 +297,14 @@ void PostbackSender::Retry(std::string id, std::function<void(RetryResult)> done
 
 void PostbackSender::Add(storage::OutboxEntry entry) {
   if (waiting_.count(entry.id) != 0 || flying_.count(entry.id) != 0) return;
+  pending_.fetch_add(1, std::memory_order_relaxed);
+  Wait(std::move(entry));
+}
+
+void PostbackSender::Wait(storage::OutboxEntry entry) {
   schedule_.emplace(entry.next_attempt_ms, entry.id);
   std::string id = entry.id;
   waiting_.emplace(std::move(id), std::move(entry));
-  pending_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void PostbackSender::Pump() {
@@ -343,8 +347,7 @@ void PostbackSender::Launch(storage::OutboxEntry entry) {
     entry.attempts -= 1;
     entry.last_error = "storage_error";
     entry.next_attempt_ms = NowMs() + options_.retry_ms;
-    waiting_.emplace(id, entry);
-    schedule_.emplace(entry.next_attempt_ms, id);
+    Wait(std::move(entry));
     return;
   }
   absl::StatusOr<HttpTarget> target = ParseHttpTarget(entry.url);
@@ -400,9 +403,7 @@ void PostbackSender::Finish(storage::OutboxEntry entry, Outcome outcome) {
   }
   if (stopping_) return;  // the store has it; the next start schedules it
   if (entry.state == storage::OutboxState::kPending) {
-    schedule_.emplace(entry.next_attempt_ms, entry.id);
-    std::string id = entry.id;
-    waiting_.emplace(std::move(id), std::move(entry));
+    Wait(std::move(entry));
   } else {
     pending_.fetch_sub(1, std::memory_order_relaxed);
     if (entry.state == storage::OutboxState::kDead) {

@@ -95,7 +95,10 @@ class PostbackSender {
     std::string error;  // "code" or "code: detail"
   };
 
+  // A new pending entry (counted), unless it is already known.
   void Add(storage::OutboxEntry entry);
+  // Schedules an entry already counted as pending for its next_attempt_ms.
+  void Wait(storage::OutboxEntry entry);
   void Arm();
   void Pump();
   void Launch(storage::OutboxEntry entry);
