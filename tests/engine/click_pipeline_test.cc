@@ -95,7 +95,7 @@ TEST_CASE("concurrent producers: every click written exactly once, one unique pe
   ClickPipeline p(f.store.get(), &f.metrics, &f.log, ClickPipelineOptions{.wal_sync_ms = 10});
   p.Start();
   const int64_t t = 1'700'000'000'000;
-  constexpr int kThreads = 4, kPerThread = 2000, kKeys = 50;
+  constexpr int kThreads = 4, kPerThread = 20000, kKeys = 50;
   std::vector<std::thread> threads;
   std::atomic<int> refused{0};  // Catch2 assertions are not thread-safe: count, check after join
   for (int th = 0; th < kThreads; ++th) {
