@@ -8,6 +8,8 @@
 #   JOBS        parallel build jobs (default 2)
 #   BUILD_LOCK  if set, a file that every cmake call holds with flock(1), for machines where
 #               several people build at once
+#   RICOCHET_BIN the ricochet binary to run (default: the Release build's), e.g. a saved copy of
+#               an older build for an A/B run
 #   KEEP_WORK=1 keep the temp dir and data directories, for inspection (after a failure only
 #               the logs and configs are kept)
 
@@ -144,7 +146,7 @@ start_ricochet() {
   shift 2
   local log
   log="$WORK/ricochet-$(date +%s%N).log"
-  "$BUILD/engine/ricochet" --data "$data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+  "${RICOCHET_BIN:-$BUILD/engine/ricochet}" --data "$data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
     --threads "$threads" --trusted-proxy 127.0.0.1 --drain-timeout-s 2 "$@" 2>"$log" &
   RICOCHET_PID=$!
   PIDS+=("$RICOCHET_PID")

@@ -1,5 +1,6 @@
 #include "storage/store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -15,6 +16,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
@@ -126,6 +128,11 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     return o;
   };
 
+  // The click writer inserts a dedupe slot, a visitor entry and a counter operand per click, at
+  // random places of their memtables; a skip-list insert costs a cache miss per level, so small
+  // memtables make them markedly cheaper, flushes and compactions included
+  // (bench/storage/click_write_bench: docs/performance.md).
+  const size_t small_write_buffer = std::max<size_t>(options.write_buffer_bytes / 8, 1u << 20);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (size_t i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions o = base(/*bloom=*/i == kDedupeCf || i == kClicksCf);
@@ -133,22 +140,38 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
       case kClicksCf:
         o.compaction_filter_factory =
             NewRetentionFilterFactory(options.retention_days, TimeIn::kKeyPrefix);
+        // Keys lead with the big-endian time, so each insert lands next to the previous one:
+        // start the search there. (One hint for all keys: the first byte of the time.)
+        o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
         break;
       case kDedupeCf:
         o.compaction_filter_factory =
             NewRetentionFilterFactory(options.retention_days, TimeIn::kValue);
         // Dedupe lookups are point reads of random keys: keep L0 small and filters hot.
         o.optimize_filters_for_hits = false;
+        // Nearly every lookup misses (a new visitor): a memtable bloom filter answers those
+        // without searching the skip list.
+        o.memtable_prefix_bloom_size_ratio = 0.1;
+        o.memtable_whole_key_filtering = true;
+        o.write_buffer_size = small_write_buffer;
         break;
       case kVisitorsCf:
         o.compaction_filter_factory =
             NewRetentionFilterFactory(options.retention_days, TimeIn::kKeySuffix);
+        o.write_buffer_size = small_write_buffer;
         break;
       case kCountersCf:
+        o.merge_operator = NewCounterMergeOperator();
+        // Written by every click batch, read only by reports. max_successive_merges would
+        // look each key up in the memtable on every merge (a third of the click writer's time
+        // in profiles); instead the small memtable bounds how many operands a report read
+        // folds (a few tens of thousands for the hottest row), and flushes fold them for good.
+        o.write_buffer_size = small_write_buffer;
+        break;
       case kBalancesCf:  // [pending, approved, paid]: the same checked element-wise addition
         o.merge_operator = NewCounterMergeOperator();
-        // Hot keys (a busy offer's day) would otherwise pile up operands that every read
-        // must fold; collapse them in the memtable after this many.
+        // A busy affiliate's balance would otherwise pile up operands that every read must
+        // fold; collapse them in the memtable after this many.
         o.max_successive_merges = 64;
         break;
       case kConfigCf:
