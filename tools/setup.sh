@@ -10,6 +10,9 @@ BUILD_PKGS=(g++ cmake make git pkg-config ca-certificates
 EXTRA_PKGS=()
 case "${1:-}" in
   --bench) EXTRA_PKGS=(wrk nginx) ;;
+  # clang is clang-14 on Debian 12; libclang_rt.fuzzer (and FuzzedDataProvider.h) are in
+  # libclang-rt-14-dev, which clang only recommends; llvm-14 has llvm-symbolizer for traces.
+  --fuzz) EXTRA_PKGS=(clang libclang-rt-14-dev llvm-14) ;;
 esac
 
 missing=()

@@ -2,7 +2,8 @@
 # Builds and runs every test: a Release build and an ASan+UBSan build, each with the whole
 # Catch2 suite (unit + integration against the real server on 127.0.0.1), then a short smoke run
 # of every benchmark (Google Benchmarks and bench/*.sh against nginx and RocksDB) so they cannot
-# rot. Installs missing Debian packages first.
+# rot, then a short run of every fuzz target (tools/fuzz.sh). Installs missing Debian packages
+# first.
 #   tools/test.sh            everything
 #   tools/test.sh --quick    Release build and tests only
 set -euo pipefail
@@ -39,3 +40,7 @@ echo "== ASan+UBSan tests"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 (cd build/asan && ctest --output-on-failure --timeout 1800)
+
+# libFuzzer targets of every parser (docs/reliability.md): a clang build, 15 s per target.
+echo "== Fuzzing"
+bash tools/fuzz.sh

@@ -1,5 +1,8 @@
 #include "engine/http_server.h"
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <deque>
 
 #include "absl/strings/ascii.h"
@@ -15,6 +18,7 @@
 #include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/write.hpp"
+#include "engine/http_framing.h"
 #include "engine/url.h"
 
 namespace ricochet::engine {
@@ -41,49 +45,6 @@ Response JsonError(unsigned version, http::status status, std::string_view reaso
 }
 
 namespace {
-
-// Request-smuggling defences Beast 1.81 does not apply itself. Returns the reason for a 400, or
-// empty when the head is acceptable.
-std::string_view CheckFraming(const http::request_parser<http::string_body>& parser) {
-  const auto& req = parser.get();
-  size_t hosts = 0, lengths = 0, encodings = 0;
-  std::string_view last_encoding;
-  for (const auto& field : req) {
-    switch (field.name()) {
-      case http::field::host:
-        ++hosts;
-        break;
-      case http::field::content_length:
-        ++lengths;
-        break;
-      case http::field::transfer_encoding:
-        ++encodings;
-        last_encoding = field.value();
-        break;
-      default:
-        break;
-    }
-  }
-  if (req.version() >= 11 && hosts != 1) return hosts == 0 ? "missing_host" : "duplicate_host";
-  if (hosts > 1) return "duplicate_host";
-  if (lengths > 1) return "duplicate_content_length";
-  if (encodings > 0) {
-    if (lengths > 0) return "both_transfer_encoding_and_content_length";
-    // The final coding must be chunked, or the body length is undefined (RFC 9112 6.3).
-    size_t comma = last_encoding.rfind(',');
-    std::string_view final_coding =
-        comma == std::string_view::npos ? last_encoding : last_encoding.substr(comma + 1);
-    if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(ToAbsl(final_coding)), "chunked")) {
-      return "bad_transfer_encoding";
-    }
-    if (req.version() < 11) return "bad_transfer_encoding";
-  }
-  if ((req.method() == http::verb::get || req.method() == http::verb::head) &&
-      (encodings > 0 || (parser.content_length() && *parser.content_length() > 0))) {
-    return "body_not_allowed";
-  }
-  return {};
-}
 
 bool IsClientGone(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
@@ -222,6 +183,46 @@ class Session : public std::enable_shared_from_this<Session> {
       beast::error_code ignored;
       self->stream_.socket().cancel(ignored);
     });
+    head_scanned_ = 0;
+    ReadHead();
+  }
+
+  // Reads until the whole head is buffered and checks its raw bytes (ScanRequestHead) before
+  // Beast parses it from the buffer: Beast joins folded lines, which a proxy in front may read
+  // differently, and waits out the deadline on bare-LF heads. A head that cannot fit is refused
+  // at once: 414 when the request line alone does not fit (RFC 9112 3), else 431.
+  void ReadHead() {
+    const size_t limit = opts().max_header_bytes;
+    std::string_view bytes(static_cast<const char*>(buffer_.data().data()),
+                           std::min(buffer_.size(), limit));
+    HeadScan scan = ScanRequestHead(bytes, head_scanned_);
+    head_scanned_ = bytes.size();
+    if (!scan.reason.empty()) {
+      Reject(http::status::bad_request, scan.reason);
+      return;
+    }
+    if (scan.end == 0 && bytes.size() >= limit) {
+      if (bytes.find('\n') == std::string_view::npos) {
+        Reject(http::status::uri_too_long, "uri_too_long");
+      } else {
+        Reject(http::status::request_header_fields_too_large, "header_too_large");
+      }
+      return;
+    }
+    if (scan.end == 0) {
+      stream_.async_read_some(buffer_.prepare(std::min<size_t>(4096, limit - buffer_.size())),
+                              [self = shared_from_this()](beast::error_code ec, size_t n) {
+                                if (ec) {
+                                  self->StopRequestTimer();
+                                  self->OnReadError(ec);
+                                  return;
+                                }
+                                self->buffer_.commit(n);
+                                self->ReadHead();
+                              });
+      return;
+    }
+    // The head is all in the buffer: this parses it without reading.
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -400,6 +401,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::io_context& ioc_;
   asio::steady_timer read_timer_;
   uint64_t read_generation_ = 0;
+  size_t head_scanned_ = 0;  // bytes of the current head that ScanRequestHead has checked
   bool request_read_pending_ = false;
   bool read_timed_out_ = false;
   HttpServer& server_;
@@ -526,7 +528,11 @@ void HttpServer::Start() {
   for (auto& wp : workers_) {
     Worker& w = *wp;
     for (auto& a : w.acceptors) Accept(w, *a);
-    w.thread = std::thread([&w] { w.ioc.run(); });
+    w.thread = std::thread([&w] {
+      std::string name = absl::StrCat("http-", w.index);  // for top -H, perf and /proc
+      pthread_setname_np(pthread_self(), name.c_str());
+      w.ioc.run();
+    });
   }
 }
 

@@ -87,6 +87,10 @@ struct FlatObjectHandler {
   using sv = boost::json::string_view;
   using ec_t = boost::json::error_code;
 
+  // basic_parser constructs the handler as h_(args...): an aggregate would need C++20
+  // parenthesized aggregate init, which clang 14 (the fuzz build) does not implement.
+  explicit FlatObjectHandler(Collector* collector) : out(collector) {}
+
   Collector* out;
   int depth = 0;
   bool top_is_object = false;
