@@ -44,6 +44,19 @@ void Feed(Parser& parser, std::string_view bytes, size_t* used, boost::beast::er
 
 // Returns false when the session would stop reading after this request.
 bool OneRequest(const engine::HttpServerOptions& opts, std::string_view bytes, size_t* used) {
+  // The raw-head scan the session runs before Beast sees the head (Session::ReadHead), fed in
+  // two reads as a split packet would be; it must agree with one scan of the whole.
+  std::string_view raw = bytes.substr(*used, opts.max_header_bytes);
+  engine::HeadScan whole = engine::ScanRequestHead(raw, 0);
+  engine::HeadScan first = engine::ScanRequestHead(raw.substr(0, raw.size() / 2), 0);
+  if (first.reason.empty() && first.end == 0) {
+    engine::HeadScan split = engine::ScanRequestHead(raw, raw.size() / 2);
+    FUZZ_CHECK(split.reason == whole.reason && split.end == whole.end);
+  } else {
+    FUZZ_CHECK(first.reason == whole.reason && first.end == whole.end);
+  }
+  if (!whole.reason.empty() || whole.end == 0) return false;  // 400, 414/431, or incomplete
+
   Parser parser;
   parser.header_limit(static_cast<uint32_t>(opts.max_header_bytes));
   parser.body_limit(opts.max_body_bytes);

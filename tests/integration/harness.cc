@@ -20,6 +20,7 @@
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/http.hpp"
+#include "boost/json/parse.hpp"
 #include "catch2/catch.hpp"
 
 namespace ricochet::testing {
@@ -230,7 +231,7 @@ HttpResult Http(int port, const std::string& method, const std::string& target,
   return out;
 }
 
-std::string RawExchange(int port, const std::string& bytes, int timeout_ms, bool* closed) {
+int ConnectLoopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -240,6 +241,21 @@ std::string RawExchange(int port, const std::string& bytes, int timeout_ms, bool
     ::close(fd);
     throw std::runtime_error("connect failed");
   }
+  return fd;
+}
+
+boost::json::object OfferReportRow(const Server& s, const std::string& offer) {
+  HttpResult r = s.Api("GET", "/api/report?from=2000-01-01&to=2100-01-01&group_by=offer");
+  REQUIRE(r.status == 200);
+  const boost::json::value report = boost::json::parse(r.body);
+  for (const boost::json::value& row : report.at("rows").as_array()) {
+    if (row.at("offer").as_string() == offer) return row.as_object();
+  }
+  return {};
+}
+
+std::string RawExchange(int port, const std::string& bytes, int timeout_ms, bool* closed) {
+  int fd = ConnectLoopback(port);
   size_t sent = 0;
   while (sent < bytes.size()) {
     ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "boost/json/object.hpp"
 #include "temp_dir.h"
 
 namespace ricochet::testing {
@@ -79,6 +80,13 @@ std::string RawExchange(int port, const std::string& bytes, int timeout_ms = 200
 std::string RawExchange(int port, const std::string& bytes, int timeout_ms, bool* closed);
 
 int FreePort();
+
+// A blocking TCP connection to 127.0.0.1:port; throws std::runtime_error when refused.
+int ConnectLoopback(int port);
+
+// The all-time report row of `offer` (GET /api/report?group_by=offer), or an empty object when
+// the offer has none.
+boost::json::object OfferReportRow(const Server& s, const std::string& offer);
 
 // Runs ricochet with `args` to completion; returns exit code and captures stderr.
 int RunBinary(const std::vector<std::string>& args, std::string* stderr_out);

@@ -227,15 +227,12 @@ bool WaitReady(const Server& s, milliseconds limit) {
   return false;
 }
 
+// The offer's report row, which must exist.
 json::object ReportRow(const Server& s, const std::string& offer) {
-  HttpResult r = s.Api("GET", "/api/report?from=2000-01-01&to=2100-01-01&group_by=offer");
-  REQUIRE(r.status == 200);
-  const json::value report = J(r.body);
-  for (const json::value& row : report.at("rows").as_array()) {
-    if (row.at("offer").as_string() == offer) return row.as_object();
-  }
-  FAIL("no report row for offer " << offer << ": " << r.body);
-  return {};
+  json::object row = OfferReportRow(s, offer);
+  INFO("report row of offer " << offer);
+  REQUIRE(!row.empty());
+  return row;
 }
 
 void CheckVerified(const Server& s) {

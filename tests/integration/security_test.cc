@@ -177,15 +177,7 @@ std::string WithNul(const std::string& a, const std::string& b) { return a + '\0
 class RawConn {
  public:
   explicit RawConn(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      ::close(fd_);
-      throw std::runtime_error("connect failed");
-    }
+    fd_ = ConnectLoopback(port);
     ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
   }
   ~RawConn() { ::close(fd_); }
@@ -243,17 +235,6 @@ std::string Exchange(int port, const std::string& method, const std::string& tar
 std::string Bearer(const std::string& token) { return "Authorization: Bearer " + token + "\r\n"; }
 
 const std::string kAuth = Bearer(kToken);
-
-// The report row of offer `offer` over all time (group_by=offer), or an empty object.
-json::object OfferRow(const Server& s, const std::string& offer) {
-  HttpResult r = s.Api("GET", "/api/report?from=2000-01-01&to=2100-01-01&group_by=offer");
-  REQUIRE(r.status == 200);
-  const json::value report = J(r.body);
-  for (const json::value& row : report.at("rows").as_array()) {
-    if (row.at("offer").as_string() == offer) return row.as_object();
-  }
-  return {};
-}
 
 }  // namespace
 
@@ -637,7 +618,7 @@ TEST_CASE("method and route table on both listeners: 405 with Allow, 404, never 
       {adm, "/apix"},
   };
   for (const auto& [port, target] : unknown) {
-    for (const std::string& m : {"GET", "POST", "PUT", "DELETE", "OPTIONS", "FOO"}) {
+    for (const char* m : {"GET", "POST", "PUT", "DELETE", "OPTIONS", "FOO"}) {
       INFO(m << " " << target << " on " << (port == pub ? "public" : "admin"));
       Answer a = ask(port, m, target, port == adm ? kAuth : "");
       CHECK(a.status == 404);
@@ -951,7 +932,7 @@ TEST_CASE("postback forgery: bad tokens and forged click ids create no conversio
                        {{"Cookie", "rc_cid=" + last_altered}});
   CHECK(px.header("x-ricochet-result") == "no_click");
 
-  json::object row = OfferRow(s, "o");
+  json::object row = OfferReportRow(s, "o");
   CHECK(row.at("clicks").as_int64() == 1);
   CHECK(row.at("conversions").as_int64() == 0);
   CHECK(J(s.Api("GET", "/api/ledger?affiliate=a").body).at("entries").as_array().empty());
@@ -964,7 +945,7 @@ TEST_CASE("postback forgery: bad tokens and forged click ids create no conversio
   const std::string conversion(J(ok.body).at("conversion_id").as_string());
   expect("cid=" + cid + "&order_id=F1&status=rejected&token=wrong", 403, "bad_token");
   expect("cid=" + cid + "&order_id=F1&status=rejected", 403, "bad_token");
-  CHECK(OfferRow(s, "o").at("conversions").as_int64() == 1);
+  CHECK(OfferReportRow(s, "o").at("conversions").as_int64() == 1);
   CHECK(J(s.Api("GET", "/api/conversions/" + conversion).body).at("status").as_string() ==
         "approved");
   CHECK(J(s.Api("GET", "/api/ledger?affiliate=a").body).at("entries").as_array().size() == 1);
@@ -1222,7 +1203,7 @@ TEST_CASE("admin token on every /api route; no admin route on the public listene
       ++refused;
     }
     // The token in the query string is not a token.
-    for (const std::string& q : {"token=", "access_token=", "admin_token="}) {
+    for (const char* q : {"token=", "access_token=", "admin_token="}) {
       std::string target = c.target + (c.target.find('?') == std::string::npos ? "?" : "&") + q + t;
       HttpResult r =
           Http(s.admin_port(), c.method, target, {{"Content-Type", "application/json"}}, c.body);
