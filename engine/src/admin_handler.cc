@@ -287,18 +287,17 @@ Response AdminHandler::PutAffiliate(const Request& req, std::string_view id) {
   if (!ParseAffiliate(id, req.body(), &aff, &error))
     return FieldErrorResponse(req.version(), error);
   if (!aff.postback_url.empty()) {
-    // Refuse now what delivery could never use (userinfo, a bad port), and a literal private
-    // address; names are checked when resolved at delivery.
+    // Refuse now what delivery could never use (userinfo, a bad port), and a non-public
+    // address in any spelling the resolver reads; names are checked when resolved at delivery.
     absl::StatusOr<HttpTarget> t = ParseHttpTarget(aff.postback_url.text());
     if (!t.ok()) {
       return FieldErrorResponse(
           req.version(),
           {"bad_url", "postback_url", absl::StrCat("postback_url: ", t.status().message())});
     }
-    boost::system::error_code ec;
-    boost::asio::ip::address a = boost::asio::ip::make_address(t->host, ec);
+    std::optional<boost::asio::ip::address> a = ParseHostAddress(t->host);
     std::optional<std::string_view> c;
-    if (!ec && !s_.config->allow_private_postbacks) c = BlockedTargetClass(a);
+    if (a && !s_.config->allow_private_postbacks) c = BlockedTargetClass(*a);
     if (c) {
       return FieldErrorResponse(
           req.version(),

@@ -14,7 +14,6 @@
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/write.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
-#include "boost/beast/core/tcp_stream.hpp"
 #include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/write.hpp"
@@ -46,11 +45,54 @@ Response JsonError(unsigned version, http::status status, std::string_view reaso
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+// How often each worker checks its connections' deadlines. Timeouts are whole seconds, so a
+// deadline is met within a tenth of a second, and no request arms or cancels a timer.
+constexpr auto kSweepInterval = std::chrono::milliseconds(100);
+
 bool IsClientGone(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
-         ec == beast::error::timeout || ec == asio::error::broken_pipe ||
-         ec == http::error::partial_message;
+         ec == asio::error::broken_pipe || ec == http::error::partial_message;
+}
+
+void AppendDecimal(std::string& out, uint64_t v) {
+  char digits[20];
+  size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n > 0) out.push_back(digits[--n]);
+}
+
+// Appends `res` as HTTP/1.x bytes. Beast's serializer does the same through a chain of buffer
+// sequences and a composed write per answer; one flat string lets ready pipelined answers go
+// out in one send. Content-Length is set by every answer (prepare_payload or content_length);
+// one that forgot gets it from its body. A HEAD answer keeps its headers and drops the body.
+void AppendResponse(std::string& out, const Response& res, bool head) {
+  out.append(res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  AppendDecimal(out, res.result_int());
+  out.push_back(' ');
+  out.append(res.reason());
+  out.append("\r\n");
+  bool has_length = false;
+  for (const auto& field : res) {
+    has_length = has_length || field.name() == http::field::content_length ||
+                 field.name() == http::field::transfer_encoding;
+    out.append(field.name_string());
+    out.append(": ");
+    out.append(field.value());
+    out.append("\r\n");
+  }
+  if (!has_length) {
+    out.append("Content-Length: ");
+    AppendDecimal(out, res.body().size());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+  if (!head) out.append(res.body());
 }
 
 }  // namespace
@@ -65,30 +107,26 @@ struct HttpServer::Acceptor {
 };
 
 struct HttpServer::Worker {
-  explicit Worker(size_t i) : index(i), ioc(1), guard(ioc.get_executor()) {}
+  explicit Worker(size_t i) : index(i), ioc(1), guard(ioc.get_executor()), sweep(ioc) {}
   size_t index;
   asio::io_context ioc;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   std::thread thread;
   std::vector<std::unique_ptr<Acceptor>> acceptors;
-  // Touched only on this worker's thread.
+  // Touched only on this worker's thread: every open connection, visited by the deadline sweep.
   std::vector<std::weak_ptr<Session>> sessions;
+  asio::steady_timer sweep;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, HttpServer& server, asio::io_context& ioc, size_t worker,
           Listener listener, Handler* handler)
-      : stream_(std::move(socket)),
-        ioc_(ioc),
-        read_timer_(ioc),
-        server_(server),
-        worker_(worker),
-        handler_(handler) {
+      : socket_(std::move(socket)), ioc_(ioc), server_(server), worker_(worker), handler_(handler) {
     context_.listener = listener;
     context_.worker = worker;
     beast::error_code ec;
-    tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    tcp::endpoint peer = socket_.remote_endpoint(ec);
     if (!ec) context_.peer = peer.address();
     server_.metrics_->ConnectionOpened(listener);
   }
@@ -96,7 +134,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Start() {
     beast::error_code ec;
-    stream_.socket().set_option(tcp::no_delay(true), ec);
+    socket_.set_option(tcp::no_delay(true), ec);
     DoRead();
   }
 
@@ -105,7 +143,23 @@ class Session : public std::enable_shared_from_this<Session> {
     shutting_down_ = true;
     if (idle_wait_ && slots_.empty()) {
       beast::error_code ec;
-      stream_.socket().cancel(ec);
+      socket_.cancel(ec);
+    }
+  }
+
+  // Worker thread only, from the sweep. A late write closes the connection; a keep-alive
+  // connection idle too long is closed; a request head or body late is answered 408.
+  void CheckDeadlines(Clock::time_point now) {
+    if (closed_) return;
+    if (writing_ && now >= write_deadline_) {
+      Close();
+      return;
+    }
+    if (reading_ && now >= read_deadline_ && (idle_wait_ || request_read_pending_) &&
+        !read_timed_out_) {
+      read_timed_out_ = !idle_wait_;
+      beast::error_code ec;
+      socket_.cancel(ec);  // the pending read ends with operation_aborted
     }
   }
 
@@ -128,7 +182,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bool close = false;
     bool head = false;  // a HEAD request: headers (with the real Content-Length) but no body
     Route route = Route::kNotFound;
-    std::chrono::steady_clock::time_point received;
+    Clock::time_point received;
     Response response;
     std::string access;  // "METHOD target" when the access log is on
   };
@@ -148,8 +202,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // Wait for the first byte under the idle deadline, then give the request its own deadline.
     idle_wait_ = true;
-    stream_.expires_after(opts().idle_timeout);
-    stream_.async_read_some(
+    read_timed_out_ = false;
+    read_deadline_ = Clock::now() + opts().idle_timeout;
+    socket_.async_read_some(
         buffer_.prepare(4096),
         [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnFirstBytes(ec, n); });
   }
@@ -164,25 +219,15 @@ class Session : public std::enable_shared_from_this<Session> {
     ReadHeader();
   }
 
+  // The request deadline is checked by the worker's sweep (CheckDeadlines), which cancels the
+  // read: a client that was too slow deserves a 408 before the close.
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(opts().max_header_bytes));
     parser_->body_limit(opts().max_body_bytes);
-    // The request deadline runs on our own timer: the stream's would close the socket, and a
-    // client that was too slow deserves a 408 before the close.
-    stream_.expires_never();
     read_timed_out_ = false;
     request_read_pending_ = true;
-    const uint64_t generation = ++read_generation_;
-    read_timer_.expires_after(opts().header_timeout);
-    read_timer_.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
-      // Cancelled, or fired just after this request finished reading (its completion was
-      // already queued): then there is nothing to interrupt.
-      if (ec || generation != self->read_generation_ || !self->request_read_pending_) return;
-      self->read_timed_out_ = true;
-      beast::error_code ignored;
-      self->stream_.socket().cancel(ignored);
-    });
+    read_deadline_ = Clock::now() + opts().header_timeout;
     head_scanned_ = 0;
     ReadHead();
   }
@@ -210,10 +255,10 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (scan.end == 0) {
-      stream_.async_read_some(buffer_.prepare(std::min<size_t>(4096, limit - buffer_.size())),
+      socket_.async_read_some(buffer_.prepare(std::min<size_t>(4096, limit - buffer_.size())),
                               [self = shared_from_this()](beast::error_code ec, size_t n) {
                                 if (ec) {
-                                  self->StopRequestTimer();
+                                  self->EndRequestRead();
                                   self->OnReadError(ec);
                                   return;
                                 }
@@ -222,14 +267,17 @@ class Session : public std::enable_shared_from_this<Session> {
                               });
       return;
     }
-    // The head is all in the buffer: this parses it without reading.
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+    // The head is all in the buffer: parse it here, without an asynchronous operation. The
+    // parser is not eager, so it stops at the end of the head.
+    beast::error_code ec;
+    size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (!ec && !parser_->is_header_done()) ec = http::error::partial_message;  // cannot happen
+    OnHeader(ec);
   }
 
   void OnHeader(beast::error_code ec) {
-    if (ec || parser_->is_done()) StopRequestTimer();
+    if (ec || parser_->is_done()) EndRequestRead();
     if (ec) {
       OnReadError(ec);
       return;
@@ -248,9 +296,9 @@ class Session : public std::enable_shared_from_this<Session> {
         absl::EqualsIgnoreCase(ToAbsl(expect->value()), "100-continue") && !writing_ &&
         slots_.empty()) {  // an earlier pipelined answer must go out first
       writing_ = true;
-      stream_.expires_after(opts().write_timeout);
+      write_deadline_ = Clock::now() + opts().write_timeout;
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+      asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
                         [self = shared_from_this()](beast::error_code ec, size_t) {
                           self->writing_ = false;
                           if (ec) {
@@ -266,9 +314,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
+    http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->StopRequestTimer();
+                       self->EndRequestRead();
                        if (ec) {
                          self->OnReadError(ec);
                        } else {
@@ -277,10 +325,7 @@ class Session : public std::enable_shared_from_this<Session> {
                      });
   }
 
-  void StopRequestTimer() {
-    request_read_pending_ = false;
-    read_timer_.cancel();
-  }
+  void EndRequestRead() { request_read_pending_ = false; }
 
   void OnReadError(beast::error_code ec) {
     if (ec == http::error::header_limit) {
@@ -298,7 +343,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // A request that cannot be read any further: answer, then close. Nothing after it is parsed.
   void Reject(http::status status, std::string_view reason) {
-    StopRequestTimer();
+    EndRequestRead();
     reading_ = false;
     read_closed_ = true;
     Slot slot;
@@ -306,7 +351,7 @@ class Session : public std::enable_shared_from_this<Session> {
     slot.ready = true;
     slot.close = true;
     slot.route = Route::kBadRequest;
-    slot.received = std::chrono::steady_clock::now();
+    slot.received = Clock::now();
     slot.response = JsonError(11, status, reason);
     server_.metrics_->RecordRequest(worker_, context_.listener, Route::kBadRequest,
                                     static_cast<int>(status), 0);
@@ -329,7 +374,7 @@ class Session : public std::enable_shared_from_this<Session> {
     slot.seq = next_seq_++;
     slot.close = !keep_alive;
     slot.head = req.method() == http::verb::head;
-    slot.received = std::chrono::steady_clock::now();
+    slot.received = Clock::now();
     if (opts().access_log) {
       slot.access = absl::StrCat(ToAbsl(std::string_view(req.method_string())), " ",
                                  RedactTarget(std::string_view(req.target())));
@@ -341,34 +386,47 @@ class Session : public std::enable_shared_from_this<Session> {
     DoRead();  // read ahead (pipelining) while the answer is being produced
   }
 
+  // Writes every answer that is ready, in request order, in one send: pipelined answers that
+  // were produced together leave together.
   void MaybeWrite() {
     if (writing_ || slots_.empty() || !slots_.front().ready) return;
-    Slot& front = slots_.front();
-    if (shutting_down_ && slots_.size() == 1 && (!reading_ || idle_wait_)) {
-      front.close = true;
-      read_closed_ = true;
+    const Clock::time_point now = Clock::now();
+    out_.clear();
+    size_t count = 0;
+    for (Slot& slot : slots_) {
+      if (!slot.ready) break;
+      ++count;
+      if (shutting_down_ && count == slots_.size() && (!reading_ || idle_wait_)) {
+        slot.close = true;
+        read_closed_ = true;
+      }
+      Serialize(slot, now);
+      if (slot.close) break;
     }
-    front.response.keep_alive(!front.close);
-    if (front.head) front.response.body().clear();  // Content-Length stays as prepared
-    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - front.received)
-                      .count();
-    if (front.route != Route::kBadRequest) {
-      server_.metrics_->RecordRequest(worker_, context_.listener, front.route,
-                                      front.response.result_int(), micros);
+    writing_ = true;
+    writing_count_ = count;
+    write_deadline_ = now + opts().write_timeout;
+    asio::async_write(
+        socket_, asio::buffer(out_),
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+  }
+
+  void Serialize(Slot& slot, Clock::time_point now) {
+    slot.response.keep_alive(!slot.close);
+    auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(now - slot.received).count();
+    if (slot.route != Route::kBadRequest) {
+      server_.metrics_->RecordRequest(worker_, context_.listener, slot.route,
+                                      slot.response.result_int(), micros);
     }
     if (opts().access_log) {
-      server_.log_->Info("access", {{"request", ToValidUtf8(front.access)},
-                                    {"status", std::to_string(front.response.result_int())},
+      server_.log_->Info("access", {{"request", ToValidUtf8(slot.access)},
+                                    {"status", std::to_string(slot.response.result_int())},
                                     {"us", std::to_string(micros)},
                                     {"peer", context_.peer.to_string()},
                                     {"listener", std::string(ListenerName(context_.listener))}});
     }
-    writing_ = true;
-    stream_.expires_after(opts().write_timeout);
-    http::async_write(
-        stream_, front.response,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+    AppendResponse(out_, slot.response, slot.head);
   }
 
   void OnWrite(beast::error_code ec) {
@@ -377,8 +435,13 @@ class Session : public std::enable_shared_from_this<Session> {
       Close();
       return;
     }
-    bool close = slots_.front().close;
-    slots_.pop_front();
+    bool close = false;
+    for (size_t i = 0; i < writing_count_; ++i) {
+      close = close || slots_.front().close;
+      slots_.pop_front();
+    }
+    writing_count_ = 0;
+    if (out_.capacity() > kKeepOutputBytes) std::string().swap(out_);  // after a large answer
     if (close || (shutting_down_ && slots_.empty() && idle_wait_)) {
       Close();  // also ends a read-ahead that was only waiting for a next request
       return;
@@ -391,16 +454,20 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     closed_ = true;
     read_closed_ = true;
-    StopRequestTimer();  // the timer's handler would keep this session alive
+    EndRequestRead();
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
   }
 
-  beast::tcp_stream stream_;
+  static constexpr size_t kKeepOutputBytes = 64 * 1024;
+
+  tcp::socket socket_;
   asio::io_context& ioc_;
-  asio::steady_timer read_timer_;
-  uint64_t read_generation_ = 0;
+  // Deadlines, checked by the worker's sweep: of the pending read (idle wait, or the request
+  // head and body) and of the pending write.
+  Clock::time_point read_deadline_;
+  Clock::time_point write_deadline_;
   size_t head_scanned_ = 0;  // bytes of the current head that ScanRequestHead has checked
   bool request_read_pending_ = false;
   bool read_timed_out_ = false;
@@ -411,6 +478,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::deque<Slot> slots_;
+  std::string out_;           // the bytes of the write in flight
+  size_t writing_count_ = 0;  // answers (front slots) in that write
   uint64_t next_seq_ = 0;
   bool reading_ = false;
   bool read_closed_ = false;
@@ -498,28 +567,41 @@ absl::Status HttpServer::Listen(Listener kind, const Endpoint& endpoint, Handler
 uint16_t HttpServer::port(Listener kind) const { return ports_[size_t(kind)]; }
 
 void HttpServer::Accept(Worker& worker, Acceptor& a) {
-  a.acceptor.async_accept(worker.ioc, [this, &worker, &a](beast::error_code ec,
-                                                          tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || stopping_.load(std::memory_order_relaxed)) return;
-    if (ec) {
-      // Out of descriptors (or memory): pause instead of spinning; a retry a moment later finds
-      // descriptors freed by closed connections.
-      metrics_->CountAcceptBackoff(worker.index);
-      a.backoff.expires_after(std::chrono::milliseconds(50));
-      a.backoff.async_wait([this, &worker, &a](beast::error_code wec) {
-        if (!wec) Accept(worker, a);
+  a.acceptor.async_accept(
+      worker.ioc, [this, &worker, &a](beast::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || stopping_.load(std::memory_order_relaxed))
+          return;
+        if (ec) {
+          // Out of descriptors (or memory): pause instead of spinning; a retry a moment later finds
+          // descriptors freed by closed connections.
+          metrics_->CountAcceptBackoff(worker.index);
+          a.backoff.expires_after(std::chrono::milliseconds(50));
+          a.backoff.async_wait([this, &worker, &a](beast::error_code wec) {
+            if (!wec) Accept(worker, a);
+          });
+          return;
+        }
+        metrics_->CountConnection(worker.index, a.kind);
+        auto session = std::make_shared<Session>(std::move(socket), *this, worker.ioc, worker.index,
+                                                 a.kind, a.handler);
+        worker.sessions.push_back(session);
+        session->Start();
+        Accept(worker, a);
       });
-      return;
-    }
-    metrics_->CountConnection(worker.index, a.kind);
-    auto session = std::make_shared<Session>(std::move(socket), *this, worker.ioc, worker.index,
-                                             a.kind, a.handler);
-    if (worker.sessions.size() >= 1024 && worker.sessions.size() % 1024 == 0) {
-      std::erase_if(worker.sessions, [](const std::weak_ptr<Session>& w) { return w.expired(); });
-    }
-    worker.sessions.push_back(session);
-    session->Start();
-    Accept(worker, a);
+}
+
+void HttpServer::Sweep(Worker& worker) {
+  worker.sweep.expires_after(kSweepInterval);
+  worker.sweep.async_wait([this, &worker](beast::error_code ec) {
+    if (ec) return;
+    const Clock::time_point now = Clock::now();
+    std::erase_if(worker.sessions, [now](const std::weak_ptr<Session>& weak) {
+      std::shared_ptr<Session> session = weak.lock();
+      if (!session) return true;
+      session->CheckDeadlines(now);
+      return false;
+    });
+    Sweep(worker);
   });
 }
 
@@ -528,6 +610,7 @@ void HttpServer::Start() {
   for (auto& wp : workers_) {
     Worker& w = *wp;
     for (auto& a : w.acceptors) Accept(w, *a);
+    Sweep(w);
     w.thread = std::thread([&w] {
       std::string name = absl::StrCat("http-", w.index);  // for top -H, perf and /proc
       pthread_setname_np(pthread_self(), name.c_str());

@@ -1,8 +1,11 @@
 #include "engine/net.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <initializer_list>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "attribution/sv.h"
 
@@ -34,6 +37,22 @@ bool ParseIp(std::string_view text, address* out) {
   if (ec) return false;
   *out = Unmap(a);
   return true;
+}
+
+std::optional<address> ParseHostAddress(std::string_view host) {
+  boost::system::error_code ec;
+  address a = boost::asio::ip::make_address(std::string(host), ec);
+  if (!ec) return a;
+  // inet_aton is the parser getaddrinfo applies to numeric hosts, so it reads these spellings
+  // exactly as delivery would. Only digits, hex letters, x and dots can form one.
+  if (host.empty() || host.size() > 64) return std::nullopt;
+  for (char c : host) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c)) && c != '.' && c != 'x' && c != 'X')
+      return std::nullopt;
+  }
+  in_addr v4{};
+  if (inet_aton(std::string(host).c_str(), &v4) == 0) return std::nullopt;
+  return boost::asio::ip::address_v4(ntohl(v4.s_addr));
 }
 
 absl::StatusOr<Cidr> Cidr::Parse(std::string_view text) {

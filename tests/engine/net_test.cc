@@ -98,4 +98,30 @@ TEST_CASE("postback targets: every non-public address class is blocked", "[net][
   CHECK(cls("2606:4700::1111") == "public");
 }
 
+TEST_CASE("postback hosts: address spellings are read as the resolver reads them", "[net][ssrf]") {
+  auto read = [](const char* host) -> std::string {
+    std::optional<boost::asio::ip::address> a = ParseHostAddress(host);
+    return a ? a->to_string() : std::string("name");
+  };
+  CHECK(read("127.0.0.1") == "127.0.0.1");
+  CHECK(read("::1") == "::1");
+  CHECK(read("2130706433") == "127.0.0.1");
+  CHECK(read("0177.0.0.1") == "127.0.0.1");
+  CHECK(read("0x7f000001") == "127.0.0.1");
+  CHECK(read("0x7F.1") == "127.0.0.1");
+  CHECK(read("127.1") == "127.0.0.1");
+  CHECK(read("127.000.000.001") == "127.0.0.1");
+  CHECK(read("017700000001") == "127.0.0.1");
+  CHECK(read("0") == "0.0.0.0");
+  CHECK(read("0300.0250.1") == "192.168.0.1");
+  CHECK(read("0xa9fea9fe") == "169.254.169.254");
+  CHECK(read("example.com") == "name");
+  CHECK(read("deadbeef.example") == "name");
+  CHECK(read("cafe") == "name");  // hex letters without 0x: a name, as getaddrinfo reads it
+  CHECK(read("1.2.3.4.5") == "name");
+  CHECK(read("4294967296") == "name");  // above 32 bits
+  CHECK(read("08.0.0.1") == "name");    // 8 is not an octal digit
+  CHECK(read("") == "name");
+}
+
 }  // namespace ricochet::engine

@@ -254,6 +254,13 @@ boost::json::object OfferReportRow(const Server& s, const std::string& offer) {
   return {};
 }
 
+uint64_t MetricValue(const Server& s, const std::string& series) {
+  HttpResult m = Http(s.admin_port(), "GET", "/metrics");
+  size_t at = m.body.find("\n" + series + " ");
+  if (at == std::string::npos) return 0;
+  return std::stoull(m.body.substr(at + series.size() + 2));
+}
+
 std::string RawExchange(int port, const std::string& bytes, int timeout_ms, bool* closed) {
   int fd = ConnectLoopback(port);
   size_t sent = 0;

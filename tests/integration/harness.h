@@ -42,6 +42,7 @@ class Server {
   std::string Log() const;
   bool running() const { return pid_ > 0; }
 
+  pid_t pid() const { return pid_; }
   int public_port() const { return public_port_; }
   int admin_port() const { return admin_port_; }
 
@@ -87,6 +88,10 @@ int ConnectLoopback(int port);
 // The all-time report row of `offer` (GET /api/report?group_by=offer), or an empty object when
 // the offer has none.
 boost::json::object OfferReportRow(const Server& s, const std::string& offer);
+
+// The value of one series of GET /metrics (e.g. `ricochet_clicks_total{class="unique"}`), or 0
+// when the server does not list it.
+uint64_t MetricValue(const Server& s, const std::string& series);
 
 // Runs ricochet with `args` to completion; returns exit code and captures stderr.
 int RunBinary(const std::vector<std::string>& args, std::string* stderr_out);

@@ -49,13 +49,6 @@ std::string Convert(const Server& s, const std::string& url) {
   return cid;
 }
 
-uint64_t MetricValue(const Server& s, const std::string& series) {
-  HttpResult m = Http(s.admin_port(), "GET", "/metrics");
-  size_t at = m.body.find("\n" + series + " ");
-  if (at == std::string::npos) return 0;
-  return std::stoull(m.body.substr(at + series.size() + 2));
-}
-
 const std::vector<std::string> kFast = {"--allow-private-postbacks", "--postback-retry-ms", "50"};
 
 }  // namespace

@@ -96,6 +96,8 @@ class HttpServer {
   struct Worker;
   struct Acceptor;
   void Accept(Worker& worker, Acceptor& acceptor);
+  // Every 100 ms: the deadlines of the worker's connections (idle, request, write).
+  void Sweep(Worker& worker);
 
   HttpServerOptions options_;
   Metrics* metrics_;

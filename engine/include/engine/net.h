@@ -28,6 +28,11 @@ class Cidr {
 // Parses an address, unwrapping IPv4-mapped IPv6 to IPv4. False on anything else.
 bool ParseIp(std::string_view text, boost::asio::ip::address* out);
 
+// A URL host that names an address, as the resolver reads it: IPv6 and dotted-quad literals,
+// and the legacy IPv4 spellings getaddrinfo also accepts (decimal 2130706433, octal 0177.0.0.1,
+// hex 0x7f.0.0.1, short 127.1). nullopt for a name.
+std::optional<boost::asio::ip::address> ParseHostAddress(std::string_view host);
+
 // SSRF guard for outgoing postbacks: the class of address a server must not be made to call
 // ("loopback", "private", "link_local", "unique_local", "metadata", "ipv4_mapped",
 // "unspecified", "multicast", "reserved"), or nullopt for a public unicast address. Addresses
