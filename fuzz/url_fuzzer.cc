@@ -19,8 +19,10 @@ namespace engine = ricochet::engine;
 
 bool IsSecretName(std::string name) {
   for (char& c : name) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  return name == "token" || name == "postback_token" || name == "key" || name == "api_key" ||
-         name == "secret" || name == "password";
+  for (const char* part : {"token", "secret", "passw", "key", "auth", "signature"}) {
+    if (name.find(part) != std::string::npos) return true;
+  }
+  return false;
 }
 
 }  // namespace

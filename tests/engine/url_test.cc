@@ -121,7 +121,14 @@ TEST_CASE("secrets are redacted from logged targets", "[url]") {
   CHECK(RedactTarget("/x?Postback_Token=a&API_KEY=b&keep=c&password") ==
         "/x?Postback_Token=REDACTED&API_KEY=REDACTED&keep=c&password");
   CHECK(RedactTarget("/x?%74oken=a") == "/x?%74oken=REDACTED");  // encoded names too
+  CHECK(RedactTarget("/postback?cid=a&security_token=s&amount=5") ==
+        "/postback?cid=a&security_token=REDACTED&amount=5");
+  CHECK(RedactTarget("/api/x?access_token=a&Admin_Token=b&apikey=c&client_secret=d&passwd=e&"
+                     "auth=f&signature=g&sub1=h") ==
+        "/api/x?access_token=REDACTED&Admin_Token=REDACTED&apikey=REDACTED&client_secret=REDACTED&"
+        "passwd=REDACTED&auth=REDACTED&signature=REDACTED&sub1=h");
   CHECK(RedactTarget("/c/o?aff=1") == "/c/o?aff=1");
+  CHECK(PercentEncodeUnprintable("/a b\x7f~%\xff\x01") == "/a%20b%7F~%%FF%01");
   CHECK(RedactTarget("/c/o") == "/c/o");
   CHECK(RedactTarget("/c/o?") == "/c/o?");
 }

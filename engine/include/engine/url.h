@@ -18,6 +18,9 @@ namespace ricochet::engine {
 // other byte becomes %XX with upper-case hex.
 void AppendPercentEncoded(std::string& out, std::string_view value);
 [[nodiscard]] std::string PercentEncode(std::string_view value);
+// `value` with every byte outside printable ASCII (space, controls, DEL, 0x80 and above) as
+// %XX: a request target kept as text stays one valid, readable token.
+[[nodiscard]] std::string PercentEncodeUnprintable(std::string_view value);
 
 // Decodes %XX and, when `plus_is_space`, '+' (form encoding). A malformed escape is kept
 // literally, as browsers do.
@@ -31,8 +34,12 @@ void ForEachQueryParam(std::string_view query,
 // Splits a request target into path and query (without '?'); a fragment is dropped.
 void SplitTarget(std::string_view target, std::string_view* path, std::string_view* query);
 
-// `target` with the values of secret-bearing query parameters (token, postback_token, key,
-// api_key, secret, password) replaced by "REDACTED", for logs.
+// True for a query parameter name (decoded, lower-case) that may carry a secret: one that
+// contains "token", "secret", "passw", "key", "auth" or "signature".
+[[nodiscard]] bool IsSecretParamName(std::string_view lower_name);
+
+// `target` with the values of secret-bearing query parameters (IsSecretParamName; the name may
+// be percent-encoded) replaced by "REDACTED", for logs and the audit trail.
 [[nodiscard]] std::string RedactTarget(std::string_view target);
 
 // True if any byte is a C0 control, DEL, or (when `reject_space`) a space.
