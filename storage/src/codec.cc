@@ -216,6 +216,7 @@ int32_t DayFromMillis(int64_t ms) { return attribution::UtcDay(ms); }
 namespace {
 constexpr uint8_t kConversionFormat = 2;
 constexpr uint8_t kLedgerFormat = 1;
+constexpr uint8_t kAuditFormat = 1;
 
 void PutI64(std::string& out, int64_t v) { PutBigEndian64(out, static_cast<uint64_t>(v)); }
 bool GetI64(Reader& r, int64_t* v) {
@@ -408,6 +409,51 @@ bool DecodeLedgerEntry(std::string_view key, std::string_view value, LedgerEntry
   e->prev_hash.assign(value.substr(value.size() - 64, 32));
   e->hash.assign(value.substr(value.size() - 32));
   return true;
+}
+
+std::string AuditKey(int64_t time_ms, uint64_t seq) {
+  std::string key(1, 'R');
+  PutI64(key, time_ms);
+  PutBigEndian64(key, seq);
+  return key;
+}
+
+std::string AuditSeqKey(uint64_t seq) {
+  std::string key(1, 'S');
+  PutBigEndian64(key, seq);
+  return key;
+}
+
+std::string EncodeAudit(const AuditRecord& a) {
+  std::string out;
+  out.push_back(static_cast<char>(kAuditFormat));
+  for (const std::string* f : {&a.method, &a.target, &a.reason, &a.actor, &a.operator_name,
+                               &a.client_ip, &a.user_agent, &a.body_sha256}) {
+    PutLengthPrefixed(out, *f);
+  }
+  PutI64(out, a.status);
+  PutBigEndian64(out, a.body_bytes);
+  return out;
+}
+
+bool DecodeAudit(std::string_view key, std::string_view value, AuditRecord* a) {
+  if (key.size() != 17 || key[0] != 'R') return false;
+  a->time_ms = static_cast<int64_t>(GetBigEndian64(key.data() + 1));
+  a->seq = GetBigEndian64(key.data() + 9);
+  Reader r(value);
+  uint8_t format;
+  if (!r.GetByte(&format) || format != kAuditFormat) return false;
+  for (std::string* f : {&a->method, &a->target, &a->reason, &a->actor, &a->operator_name,
+                         &a->client_ip, &a->user_agent, &a->body_sha256}) {
+    if (!r.GetLengthPrefixed(f)) return false;
+  }
+  int64_t status;
+  if (!GetI64(r, &status) || !r.GetFixed64(&a->body_bytes) || status < 0 || status > 999 ||
+      (!a->body_sha256.empty() && a->body_sha256.size() != 32)) {
+    return false;
+  }
+  a->status = static_cast<int32_t>(status);
+  return r.done();
 }
 
 std::string BalanceKey(std::string_view affiliate, std::string_view currency) {

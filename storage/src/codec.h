@@ -76,6 +76,15 @@ bool DecodePayout(std::string_view value, PayoutRecord* p);
 // balances: key = affiliate 0x00 currency; value = packed LE int64 [pending, approved, paid].
 std::string BalanceKey(std::string_view affiliate, std::string_view currency);
 
+// audit: two key kinds in one column family.
+//   'R' BE64(time_ms) BE64(seq) -> EncodeAudit()  (the records, in time order)
+//   'S' BE64(seq)               -> BE64(time_ms)  (where a seq's record is: cursors)
+// Both are written in one batch. 'S' sorts after 'R', so the last key holds the last seq.
+std::string AuditKey(int64_t time_ms, uint64_t seq);
+std::string AuditSeqKey(uint64_t seq);
+std::string EncodeAudit(const AuditRecord& a);
+bool DecodeAudit(std::string_view key, std::string_view value, AuditRecord* a);
+
 // More counter-CF record kinds (after 'C', so click scans stop before them):
 //   'D' BE32(day) offer                      -> [non-rejected conversions] (daily cap)
 //   'M' BE32(day) offer 0 aff 0 sub1 0 cur   -> [revenue, payout]

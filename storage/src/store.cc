@@ -38,11 +38,12 @@ enum Cf : size_t {
   kBalancesCf,
   kPayoutsCf,
   kOutboxCf,
+  kAuditCf,
   kCfCount
 };
 const char* const kCfNames[kCfCount] = {
     "default",     "clicks",          "click_dedupe", "visitors", "counters", "config", "meta",
-    "conversions", "conversion_keys", "ledger",       "balances", "payouts",  "outbox"};
+    "conversions", "conversion_keys", "ledger",       "balances", "payouts",  "outbox", "audit"};
 
 absl::Status ToStatus(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -67,6 +68,10 @@ class StoreImpl {
   std::atomic<uint64_t> wal_syncs{0};
   std::mutex close_mu;
   bool closed = false;
+  // The audit trail's tail: AppendAudit continues from here.
+  std::mutex audit_mu;
+  uint64_t audit_seq = 0;     // guarded by audit_mu
+  int64_t audit_time_ms = 0;  // guarded by audit_mu
 
   rocksdb::ColumnFamilyHandle* cf(Cf c) { return cfs[c]; }
 
@@ -176,6 +181,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         break;
       case kConfigCf:
       case kMetaCf:
+      case kAuditCf:
         o.write_buffer_size = 4u << 20;
         break;
       default:
@@ -188,6 +194,19 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &impl->cfs, &raw);
   if (!s.ok()) return ToStatus(s, absl::StrCat("open ", options.path));
   impl->db.reset(raw);
+  // The last key of the audit trail is the seq index entry of its last record.
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl->db->NewIterator(rocksdb::ReadOptions(), impl->cf(kAuditCf)));
+  it->SeekToLast();
+  if (it->Valid()) {
+    if (it->key().size() != 9 || it->key()[0] != 'S' || it->value().size() != 8) {
+      return absl::DataLossError("corrupt last audit key");
+    }
+    impl->audit_seq = codec::GetBigEndian64(it->key().data() + 1);
+    impl->audit_time_ms = static_cast<int64_t>(codec::GetBigEndian64(it->value().data()));
+  }
+  if (absl::Status st = ToStatus(it->status(), "read audit tail"); !st.ok()) return st;
+  it.reset();
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
@@ -357,6 +376,99 @@ absl::Status Store::ScanCounters(int32_t from_day, int32_t to_day,
     fn(row);
   }
   return ToStatus(it->status(), "scan counters");
+}
+
+absl::Status Store::AppendAudit(AuditRecord* record) {
+  std::lock_guard<std::mutex> lock(impl_->audit_mu);
+  record->seq = ++impl_->audit_seq;
+  record->time_ms = std::max(record->time_ms, impl_->audit_time_ms);
+  impl_->audit_time_ms = record->time_ms;
+  std::string time;
+  codec::PutBigEndian64(time, static_cast<uint64_t>(record->time_ms));
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s = batch.Put(impl_->cf(kAuditCf), codec::AuditKey(record->time_ms, record->seq),
+                                codec::EncodeAudit(*record));
+  if (s.ok()) s = batch.Put(impl_->cf(kAuditCf), codec::AuditSeqKey(record->seq), time);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;  // the admin answer is sent after this returns
+  if (s.ok()) s = impl_->db->Write(wo, &batch);
+  if (s.ok()) impl_->wal_syncs.fetch_add(1, std::memory_order_relaxed);
+  return ToStatus(s, "append audit record");
+}
+
+namespace {
+// The time of the first record with seq >= `seq` (forward) or the last with seq <= `seq`
+// (backward), with that record's seq; nullopt when there is none.
+absl::StatusOr<std::optional<std::pair<int64_t, uint64_t>>> FindAuditSeq(StoreImpl& impl,
+                                                                         uint64_t seq,
+                                                                         bool forward) {
+  using Found = std::optional<std::pair<int64_t, uint64_t>>;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl.db->NewIterator(rocksdb::ReadOptions(), impl.cf(kAuditCf)));
+  const std::string key = codec::AuditSeqKey(seq);
+  if (forward) {
+    it->Seek(key);
+  } else {
+    it->SeekForPrev(key);
+  }
+  if (!it->Valid() || it->key().size() == 0 || it->key()[0] != 'S') {
+    if (absl::Status st = ToStatus(it->status(), "find audit seq"); !st.ok()) return st;
+    return Found();
+  }
+  if (it->key().size() != 9 || it->value().size() != 8) {
+    return absl::DataLossError("corrupt audit seq key");
+  }
+  return Found(std::make_pair(static_cast<int64_t>(codec::GetBigEndian64(it->value().data())),
+                              codec::GetBigEndian64(it->key().data() + 1)));
+}
+}  // namespace
+
+absl::Status Store::ScanAudit(const AuditRange& range,
+                              absl::FunctionRef<bool(const AuditRecord&)> fn) {
+  if (range.from_ms > range.to_ms || range.after_seq >= range.before_seq ||
+      range.before_seq - range.after_seq < 2) {
+    return absl::OkStatus();
+  }
+  // Where the scan starts: the tighter of the time bound and the seq bound (keys order both).
+  std::string start;
+  if (!range.newest_first) {
+    start = codec::AuditKey(range.from_ms, 0);
+    if (range.after_seq > 0) {
+      auto first = FindAuditSeq(*impl_, range.after_seq + 1, /*forward=*/true);
+      if (!first.ok()) return first.status();
+      if (!first->has_value()) return absl::OkStatus();
+      start = std::max(start, codec::AuditKey((*first)->first, (*first)->second));
+    }
+  } else {
+    start = codec::AuditKey(range.to_ms, UINT64_MAX);
+    if (range.before_seq != UINT64_MAX) {
+      auto last = FindAuditSeq(*impl_, range.before_seq - 1, /*forward=*/false);
+      if (!last.ok()) return last.status();
+      if (!last->has_value()) return absl::OkStatus();
+      start = std::min(start, codec::AuditKey((*last)->first, (*last)->second));
+    }
+  }
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kAuditCf)));
+  if (range.newest_first) {
+    it->SeekForPrev(start);
+  } else {
+    it->Seek(start);
+  }
+  for (; it->Valid(); range.newest_first ? it->Prev() : it->Next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (key.empty() || key[0] != 'R') break;  // the seq index ('S') sorts after the records
+    AuditRecord a;
+    if (!codec::DecodeAudit(key, std::string_view(it->value().data(), it->value().size()), &a)) {
+      return absl::DataLossError("corrupt audit record");
+    }
+    if (a.time_ms < range.from_ms || a.time_ms > range.to_ms || a.seq <= range.after_seq ||
+        a.seq >= range.before_seq) {
+      break;  // seq and time grow together: nothing further is in range
+    }
+    if (!fn(a)) break;
+  }
+  return ToStatus(it->status(), "scan audit");
 }
 
 absl::Status Store::CheckWritable() {

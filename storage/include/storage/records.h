@@ -55,6 +55,24 @@ struct CounterRow {
   std::array<int64_t, kCounterFieldCount> values{};
 };
 
+// One admin call that may have changed something (any method but GET and HEAD under /api),
+// answered or refused. Written once, never changed (Store::AppendAudit).
+struct AuditRecord {
+  uint64_t seq = 0;           // 1, 2, 3, ... in write order; assigned by the store
+  int64_t time_ms = 0;        // when answered; never earlier than the previous record's
+  std::string method;         // as sent ("PUT", "DELETE", also unknown methods)
+  std::string target;         // path and query, secrets redacted, printable ASCII only
+  int32_t status = 0;         // the HTTP status answered
+  std::string reason;         // the answer's "reason" when status >= 400, else empty
+  std::string actor;          // "admin" (valid token) or "unauthenticated"
+  std::string operator_name;  // X-Ricochet-Operator as sent: claimed, not verified
+  std::string client_ip;
+  std::string user_agent;
+  uint64_t body_bytes = 0;
+  std::string body_sha256;  // 32 raw bytes; empty when the body is empty
+  bool operator==(const AuditRecord&) const = default;
+};
+
 }  // namespace ricochet::storage
 
 #endif  // RICOCHET_STORAGE_RECORDS_H_

@@ -42,6 +42,15 @@ struct StoreStats {
   uint64_t estimated_clicks = 0;
 };
 
+// Which audit records ScanAudit visits. Bounds combine: a record must satisfy all of them.
+struct AuditRange {
+  int64_t from_ms = 0;               // time_ms >= from_ms
+  int64_t to_ms = INT64_MAX;         // time_ms <= to_ms
+  uint64_t after_seq = 0;            // seq > after_seq (a cursor: the last seq already seen)
+  uint64_t before_seq = UINT64_MAX;  // seq < before_seq
+  bool newest_first = false;
+};
+
 struct CheckpointInfo {
   std::string path;
   uint64_t files = 0;
@@ -121,6 +130,16 @@ class Store {
   [[nodiscard]] absl::StatusOr<VerifyReport> VerifyLedger();
   [[nodiscard]] absl::Status ScanMoney(int32_t from_day, int32_t to_day,
                                        absl::FunctionRef<void(const MoneyRow&)> fn);
+
+  // --- Audit trail of admin calls (column family `audit`).
+  // Assigns record->seq (the last one plus one) and raises record->time_ms to the previous
+  // record's time if the clock went back, so seq, time and key order agree and a reader paging
+  // with AuditRange::after_seq never misses a later record. Writes synced. Serialised: one
+  // append at a time. A failed write still uses up its seq, so the trail shows a gap there.
+  [[nodiscard]] absl::Status AppendAudit(AuditRecord* record);
+  // Records within `range`, oldest first (or newest first); fn returns false to stop.
+  [[nodiscard]] absl::Status ScanAudit(const AuditRange& range,
+                                       absl::FunctionRef<bool(const AuditRecord&)> fn);
 
   // --- Reports: every counter row with day in [from_day, to_day].
   [[nodiscard]] absl::Status ScanCounters(int32_t from_day, int32_t to_day,
