@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
@@ -18,6 +19,7 @@
 #include "boost/json/parse.hpp"
 #include "boost/json/serialize.hpp"
 #include "boost/json/value.hpp"
+#include "engine/audit.h"
 #include "engine/handlers.h"
 #include "engine/net.h"
 #include "engine/url.h"
@@ -48,6 +50,12 @@ Response StorageError(unsigned version, const Services& s, const absl::Status& s
   return JsonError(version, http::status::service_unavailable, "storage_unavailable");
 }
 
+Response Unauthorized(unsigned version) {
+  Response res = JsonError(version, http::status::unauthorized, "unauthorized");
+  res.set(http::field::www_authenticate, "Bearer");
+  return res;
+}
+
 bool TokenMatches(const Request& req, const std::string& token) {
   auto it = req.find(http::field::authorization);
   if (it == req.end()) return false;
@@ -70,6 +78,25 @@ std::optional<int32_t> ParseDay(std::string_view text) {
   absl::CivilDay d;
   if (text.size() != 10 || !absl::ParseCivilTime(ToAbsl(text), &d)) return std::nullopt;
   return static_cast<int32_t>(d - absl::CivilDay(1970, 1, 1));
+}
+
+// Reads `from` and `to` (inclusive days, YYYY-MM-DD) into *from and *to, which hold the
+// defaults for empty ones. Returns the 400 answer for a bad date or a from after to.
+std::optional<Response> ParseDayRange(unsigned version, std::string_view from_s,
+                                      std::string_view to_s, int32_t* from, int32_t* to) {
+  std::optional<int32_t> f = from_s.empty() ? *from : ParseDay(from_s);
+  std::optional<int32_t> t = to_s.empty() ? *to : ParseDay(to_s);
+  if (!f || !t) {
+    return JsonError(version, http::status::bad_request, "bad_date",
+                     R"("message":"from and to must be dates as YYYY-MM-DD")");
+  }
+  if (*f > *t) {
+    return JsonError(version, http::status::bad_request, "bad_date",
+                     R"("message":"from must not be after to")");
+  }
+  *from = *f;
+  *to = *t;
+  return std::nullopt;
 }
 
 std::string Rfc3339(int64_t ms) {
@@ -144,19 +171,49 @@ void AdminHandler::Handle(Request&& req, const RequestContext& ctx, Responder re
     respond.Send(Route::kNotFound, JsonError(req.version(), http::status::not_found, "not_found"));
     return;
   }
-  if (!TokenMatches(req, s_.config->admin_token)) {
-    Response res = JsonError(req.version(), http::status::unauthorized, "unauthorized");
-    res.set(http::field::www_authenticate, "Bearer");
-    respond.Send(Route::kAdminApi, std::move(res));
+  const bool authenticated = TokenMatches(req, s_.config->admin_token);
+  const bool audited = IsAuditedCall(req, path);
+  if (!authenticated && !audited) {
+    respond.Send(Route::kAdminApi, Unauthorized(req.version()));
     return;
   }
-  // Everything behind the token may scan or fsync: off the I/O thread.
-  boost::asio::post(*s_.blocking_pool,
-                    [this, req = std::move(req), r = std::move(respond)]() mutable {
-                      std::string_view p, q;
-                      SplitTarget(req.target(), &p, &q);
-                      r.Send(Route::kAdminApi, HandleApi(req, p, q));
-                    });
+  // Everything behind the token may scan or fsync, and so does an audit record (refused calls
+  // included): off the I/O thread. The record is written before the answer is sent.
+  std::string client_ip = audited ? ClientIp(req, ctx, s_.config->trusted_proxies) : "";
+  boost::asio::post(*s_.blocking_pool, [this, req = std::move(req), r = std::move(respond),
+                                        authenticated, audited,
+                                        client_ip = std::move(client_ip)]() mutable {
+    std::string_view p, q;
+    SplitTarget(req.target(), &p, &q);
+    Response res = authenticated ? HandleApi(req, p, q) : Unauthorized(req.version());
+    if (audited) {
+      WriteAudit(NewAuditRecord(req, std::move(client_ip), authenticated, s_.config->admin_token),
+                 res);
+    }
+    r.Send(Route::kAdminApi, std::move(res));
+  });
+}
+
+void AdminHandler::WriteAudit(storage::AuditRecord&& record, const Response& response) {
+  SetAuditOutcome(response, &record);
+  record.time_ms = absl::ToUnixMillis(absl::Now());
+  absl::Status st = s_.store->AppendAudit(&record);
+  if (st.ok()) {
+    s_.metrics->CountAuditRecord(true, record.actor == "admin");
+    return;
+  }
+  // The change (if any) is made and the answer says so; what the trail lost is in this line.
+  s_.metrics->CountAuditRecord(false, record.actor == "admin");
+  s_.log->Error("audit record not written", {{"seq", std::to_string(record.seq)},
+                                             {"method", record.method},
+                                             {"path", record.target},
+                                             {"status", std::to_string(record.status)},
+                                             {"reason", record.reason},
+                                             {"actor", record.actor},
+                                             {"operator", record.operator_name},
+                                             {"client_ip", record.client_ip},
+                                             {"body_bytes", std::to_string(record.body_bytes)},
+                                             {"error", st.ToString()}});
 }
 
 Response AdminHandler::HandleApi(const Request& req, std::string_view path,
@@ -259,6 +316,10 @@ Response AdminHandler::HandleApi(const Request& req, std::string_view path,
   if (parts.size() == 2 && parts[1] == "report") {
     if (method != http::verb::get) return not_allowed("GET");
     return GetReport(req, query);
+  }
+  if (parts.size() == 2 && parts[1] == "audit") {
+    if (method != http::verb::get) return not_allowed("GET");
+    return GetAudit(req, query);
   }
   return JsonError(version, http::status::not_found, "not_found");
 }
@@ -371,15 +432,9 @@ Response AdminHandler::GetReport(const Request& req, std::string_view query) {
     }
   });
   int32_t today = static_cast<int32_t>(absl::ToUnixSeconds(absl::Now()) / 86400);
-  std::optional<int32_t> from = from_s.empty() ? today : ParseDay(from_s);
-  std::optional<int32_t> to = to_s.empty() ? today : ParseDay(to_s);
-  if (!from || !to) {
-    return JsonError(version, http::status::bad_request, "bad_date",
-                     R"("message":"from and to must be dates as YYYY-MM-DD")");
-  }
-  if (*from > *to) {
-    return JsonError(version, http::status::bad_request, "bad_date",
-                     R"("message":"from must not be after to")");
+  int32_t from = today, to = today;
+  if (std::optional<Response> bad = ParseDayRange(version, from_s, to_s, &from, &to)) {
+    return std::move(*bad);
   }
   bool by_day = false, by_offer = false, by_affiliate = false, by_sub1 = false;
   if (group_s.empty()) group_s = "day";
@@ -401,7 +456,7 @@ Response AdminHandler::GetReport(const Request& req, std::string_view query) {
   (void)s_.clicks->Flush(kFlushTimeout);
   using Key = std::tuple<int32_t, std::string, std::string, std::string>;
   std::map<Key, std::array<int64_t, storage::kCounterFieldCount>> groups;
-  absl::Status st = s_.store->ScanCounters(*from, *to, [&](const storage::CounterRow& row) {
+  absl::Status st = s_.store->ScanCounters(from, to, [&](const storage::CounterRow& row) {
     if (!offer_filter.empty() && row.offer != offer_filter) return;
     if (!affiliate_filter.empty() && row.affiliate != affiliate_filter) return;
     if (has_sub1_filter && row.sub1 != sub1_filter) return;
@@ -412,7 +467,7 @@ Response AdminHandler::GetReport(const Request& req, std::string_view query) {
   });
   if (!st.ok()) return StorageError(version, s_, st, "scan counters");
   std::map<Key, std::map<std::string, std::pair<attribution::Micros, attribution::Micros>>> money;
-  st = s_.store->ScanMoney(*from, *to, [&](const storage::MoneyRow& row) {
+  st = s_.store->ScanMoney(from, to, [&](const storage::MoneyRow& row) {
     if (!offer_filter.empty() && row.offer != offer_filter) return;
     if (!affiliate_filter.empty() && row.affiliate != affiliate_filter) return;
     if (has_sub1_filter && row.sub1 != sub1_filter) return;
@@ -454,8 +509,8 @@ Response AdminHandler::GetReport(const Request& req, std::string_view query) {
     rows.push_back(std::move(o));
   }
   json::object out;
-  out["from"] = FormatDay(*from);
-  out["to"] = FormatDay(*to);
+  out["from"] = FormatDay(from);
+  out["to"] = FormatDay(to);
   out["rows"] = std::move(rows);
   return Json(version, out);
 }
@@ -835,6 +890,133 @@ Response AdminHandler::Stats(const Request& req) {
                               {"memtable_bytes", st.memtable_bytes},
                               {"pending_compaction_bytes", st.pending_compaction_bytes}};
   return Json(req.version(), o);
+}
+
+namespace {
+
+json::value NullIfEmpty(const std::string& s) {
+  return s.empty() ? json::value(nullptr) : json::value(s);
+}
+
+json::object AuditToJson(const storage::AuditRecord& a) {
+  json::object o;
+  o["seq"] = a.seq;
+  o["time"] = Rfc3339(a.time_ms);
+  o["method"] = a.method;
+  o["path"] = a.target;
+  o["status"] = a.status;
+  o["reason"] = NullIfEmpty(a.reason);
+  o["actor"] = a.actor;
+  o["operator"] = NullIfEmpty(a.operator_name);
+  o["client_ip"] = a.client_ip;
+  o["user_agent"] = NullIfEmpty(a.user_agent);
+  o["body_bytes"] = a.body_bytes;
+  o["body_sha256"] = a.body_sha256.empty() ? json::value(nullptr) : json::value(Hex(a.body_sha256));
+  return o;
+}
+
+// The filters of GET /api/audit that are not bounds of the scan.
+struct AuditFilter {
+  std::string actor, method, path;
+  int status = 0;        // exact status, or
+  int status_class = 0;  // 1..5 for "1xx".."5xx"
+  bool Matches(const storage::AuditRecord& a) const {
+    if (!actor.empty() && a.actor != actor) return false;
+    if (!method.empty() && a.method != method) return false;
+    if (status != 0 && a.status != status) return false;
+    if (status_class != 0 && a.status / 100 != status_class) return false;
+    if (!path.empty()) {
+      std::string_view p, q;
+      SplitTarget(a.target, &p, &q);
+      // The object and what is under it: /api/offers/spring and /api/offers/spring/...,
+      // not /api/offers/spring2.
+      if (p != path && !(p.size() > path.size() && p.substr(0, path.size()) == path &&
+                         (path.back() == '/' || p[path.size()] == '/'))) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+constexpr uint64_t kAuditDefaultLimit = 1000;
+constexpr uint64_t kAuditMaxLimit = 10000;
+
+// Digits only (no sign, no spaces), within uint64_t.
+bool ParseWhole(std::string_view text, uint64_t* out) {
+  return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos &&
+         absl::SimpleAtoi(ToAbsl(text), out);
+}
+
+}  // namespace
+
+Response AdminHandler::GetAudit(const Request& req, std::string_view query) {
+  const unsigned version = req.version();
+  std::string from_s, to_s, after_s, before_s, limit_s, order = "asc", status_s;
+  AuditFilter filter;
+  ForEachQueryParam(query, [&](std::string_view name, std::string_view value) {
+    if (name == "from") from_s.assign(value);
+    if (name == "to") to_s.assign(value);
+    if (name == "after") after_s.assign(value);
+    if (name == "before") before_s.assign(value);
+    if (name == "limit") limit_s.assign(value);
+    if (name == "order") order.assign(value);
+    if (name == "actor") filter.actor.assign(value);
+    if (name == "method") filter.method.assign(value);
+    if (name == "status") status_s.assign(value);
+    if (name == "path") filter.path.assign(value);
+  });
+  storage::AuditRange range;
+  int32_t from = 0, to = INT32_MAX / 2;
+  if (std::optional<Response> bad = ParseDayRange(version, from_s, to_s, &from, &to)) {
+    return std::move(*bad);
+  }
+  range.from_ms = std::max<int64_t>(0, int64_t{from} * 86'400'000);  // records are after 1970
+  range.to_ms = (int64_t{to} + 1) * 86'400'000 - 1;
+  if (!after_s.empty() && !ParseWhole(after_s, &range.after_seq)) {
+    return FieldErrorResponse(version, {"bad_number", "after", "after must be a seq number"});
+  }
+  if (!before_s.empty() && !ParseWhole(before_s, &range.before_seq)) {
+    return FieldErrorResponse(version, {"bad_number", "before", "before must be a seq number"});
+  }
+  uint64_t limit = kAuditDefaultLimit;
+  if (!limit_s.empty() && (!ParseWhole(limit_s, &limit) || limit < 1 || limit > kAuditMaxLimit)) {
+    return FieldErrorResponse(
+        version, {"bad_number", "limit", "limit must be a whole number from 1 to 10000"});
+  }
+  if (order != "asc" && order != "desc") {
+    return FieldErrorResponse(version, {"bad_field", "order", "order is asc or desc"});
+  }
+  range.newest_first = order == "desc";
+  if (!filter.actor.empty() && filter.actor != "admin" && filter.actor != "unauthenticated") {
+    return FieldErrorResponse(version, {"bad_field", "actor", "actor is admin or unauthenticated"});
+  }
+  uint64_t code = 0;
+  if (status_s.size() == 3 && status_s[0] >= '1' && status_s[0] <= '5' &&
+      absl::EqualsIgnoreCase(status_s.substr(1), "xx")) {
+    filter.status_class = status_s[0] - '0';
+  } else if (status_s.size() == 3 && ParseWhole(status_s, &code) && code >= 100) {
+    filter.status = static_cast<int>(code);
+  } else if (!status_s.empty()) {
+    return FieldErrorResponse(
+        version, {"bad_field", "status", "status is a code such as 401 or a class such as 4xx"});
+  }
+  json::array records;
+  bool more = false;
+  absl::Status st = s_.store->ScanAudit(range, [&](const storage::AuditRecord& a) {
+    if (!filter.Matches(a)) return true;
+    if (records.size() == limit) {
+      more = true;
+      return false;
+    }
+    records.push_back(AuditToJson(a));
+    return true;
+  });
+  if (!st.ok()) return StorageError(version, s_, st, "scan audit");
+  json::object out;
+  out["records"] = std::move(records);
+  out["more"] = more;
+  return Json(version, out);
 }
 
 }  // namespace ricochet::engine

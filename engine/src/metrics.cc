@@ -185,6 +185,17 @@ std::string Metrics::Render(const Gauges& g) const {
   counter("ricochet_accept_backoffs_total",
           "Times the accept loop paused because the process ran out of descriptors.",
           sum([](const Shard& s) -> const std::atomic<uint64_t>& { return s.accept_backoffs; }));
+  absl::StrAppend(&out,
+                  "# HELP ricochet_audit_records_total Audit records written for admin calls "
+                  "that may change something, by actor.\n",
+                  "# TYPE ricochet_audit_records_total counter\n",
+                  "ricochet_audit_records_total{actor=\"admin\"} ",
+                  audit_records_[1].load(std::memory_order_relaxed), "\n",
+                  "ricochet_audit_records_total{actor=\"unauthenticated\"} ",
+                  audit_records_[0].load(std::memory_order_relaxed), "\n");
+  counter("ricochet_audit_write_errors_total",
+          "Admin calls answered without an audit record (the synced write failed).",
+          audit_write_errors_.load(std::memory_order_relaxed));
   absl::StrAppend(&out, "# HELP ricochet_connections_total Connections accepted.\n",
                   "# TYPE ricochet_connections_total counter\n");
   for (size_t l = 0; l < size_t(Listener::kCount); ++l) {

@@ -104,6 +104,19 @@ TrackingHandler::TrackingHandler(const Services& services)
   }
 }
 
+std::string ClientIp(const Request& req, const RequestContext& ctx,
+                     const std::vector<Cidr>& trusted) {
+  std::string forwarded;  // several X-Forwarded-For headers read as one list, in order
+  if (!trusted.empty()) {
+    auto range = req.equal_range("X-Forwarded-For");
+    for (auto it = range.first; it != range.second; ++it) {
+      if (!forwarded.empty()) forwarded += ',';
+      forwarded.append(it->value());
+    }
+  }
+  return ResolveClientIp(ctx.peer, forwarded, trusted);
+}
+
 bool HandleHealth(const Services& s, const Request& req, std::string_view path,
                   Responder& respond) {
   Route route;
@@ -356,15 +369,7 @@ Response TrackingHandler::HandleClick(const Request& req, const RequestContext& 
   // Stored text is served back as JSON: keep it valid UTF-8 (the redirect above kept the bytes).
   for (int i = 0; i < 5; ++i) r.subs[i] = ToValidUtf8(params[kSub1 + i]);
   r.source = ToValidUtf8(params[kSource]);
-  std::string forwarded;  // several X-Forwarded-For headers read as one list, in order
-  if (!s_.config->trusted_proxies.empty()) {
-    auto range = req.equal_range("X-Forwarded-For");
-    for (auto it = range.first; it != range.second; ++it) {
-      if (!forwarded.empty()) forwarded += ',';
-      forwarded.append(it->value());
-    }
-  }
-  r.client_ip = ResolveClientIp(ctx.peer, forwarded, s_.config->trusted_proxies);
+  r.client_ip = ClientIp(req, ctx, s_.config->trusted_proxies);
   if (auto it = req.find(http::field::user_agent); it != req.end()) {
     r.user_agent = ToValidUtf8(Truncate(it->value(), kMaxUserAgentBytes));
   }

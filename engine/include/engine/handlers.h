@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "engine/http_server.h"
+#include "engine/net.h"
 #include "engine/services.h"
+#include "storage/records.h"
 
 namespace ricochet::engine {
 
@@ -58,8 +60,17 @@ class AdminHandler final : public Handler {
   Response RetryOutbox(const Request& request, std::string_view id);
   Response Backup(const Request& request);
   Response Stats(const Request& request);
+  Response GetAudit(const Request& request, std::string_view query);
+  // Completes `record` with the answer and appends it to the audit trail (synced). A failed
+  // write is logged and counted (ricochet_audit_write_errors_total); the answer still goes out.
+  void WriteAudit(storage::AuditRecord&& record, const Response& response);
   Services s_;
 };
+
+// The client address of a request: the socket peer, or what X-Forwarded-For says when the peer
+// is one of `trusted` proxies (ResolveClientIp).
+std::string ClientIp(const Request& request, const RequestContext& context,
+                     const std::vector<Cidr>& trusted);
 
 // /healthz and /readyz, shared by both listeners. Readiness does a synced probe write on the
 // blocking pool.

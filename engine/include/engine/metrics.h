@@ -75,6 +75,12 @@ class Metrics {
   // Low-rate labelled counters, off the click path (a mutex and a map).
   void CountConversion(std::string_view result, std::string_view reason);
   void CountDelivery(std::string_view result);
+  // An audit record written (ok) or lost (its synced write failed), by whether the caller had
+  // the admin token.
+  void CountAuditRecord(bool ok, bool authenticated) {
+    (ok ? audit_records_[authenticated ? 1 : 0] : audit_write_errors_)
+        .fetch_add(1, std::memory_order_relaxed);
+  }
 
   // Prometheus text exposition format 0.0.4.
   std::string Render(const Gauges& gauges) const;
@@ -92,6 +98,8 @@ class Metrics {
   };
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> open_[size_t(Listener::kCount)] = {0, 0};
+  std::atomic<uint64_t> audit_records_[2] = {0, 0};  // unauthenticated, admin
+  std::atomic<uint64_t> audit_write_errors_{0};
   mutable std::mutex slow_mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> conversions_;  // (result, reason)
   std::map<std::string, uint64_t> deliveries_;                           // result
