@@ -95,7 +95,7 @@ TEST_CASE("usage errors exit 2 and say what to do", "[ctl][cli]") {
   CHECK(r.err ==
         "ricochetctl: unknown command \"ofers\" (did you mean \"offers\"?); the commands "
         "are offers, affiliates, clicks, conversions, report, ledger, balances, "
-        "payouts, outbox, backup, verify, stats; see ricochetctl --help\n");
+        "payouts, outbox, backup, verify, stats, audit; see ricochetctl --help\n");
 
   r = RunCtl({"offers", "lst"});
   CHECK(r.code == 2);

@@ -64,6 +64,8 @@ CtlResult RunCtl(const std::vector<std::string>& args,
     dup2(err_fd, STDERR_FILENO);
     unsetenv("RICOCHET_SERVER");
     unsetenv("RICOCHET_ADMIN_TOKEN");
+    unsetenv("RICOCHET_OPERATOR");
+    unsetenv("USER");
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(RICOCHETCTL_BINARY));

@@ -17,8 +17,8 @@ struct CtlResult {
   std::string err;
 };
 
-// Runs ricochetctl with `args`. The child's environment loses RICOCHET_SERVER and
-// RICOCHET_ADMIN_TOKEN, then gets `env`; `input` is its stdin.
+// Runs ricochetctl with `args`. The child's environment loses RICOCHET_SERVER,
+// RICOCHET_ADMIN_TOKEN, RICOCHET_OPERATOR and USER, then gets `env`; `input` is its stdin.
 CtlResult RunCtl(const std::vector<std::string>& args,
                  const std::map<std::string, std::string>& env = {}, const std::string& input = "");
 

@@ -33,6 +33,7 @@ Commands:
   backup       write a RocksDB checkpoint on the server, with progress
   verify       check the ledger's hash chain and balances (online, or offline on a data dir)
   stats        the server's figures
+  audit        the audit trail: every admin call that may have changed something
   help         help on a command: ricochetctl help payouts create
 
 Global options (anywhere on the line):
@@ -40,6 +41,8 @@ Global options (anywhere on the line):
                      (else $RICOCHET_SERVER, else 127.0.0.1:8081)
   --token TOKEN      the admin token (else --token-file, else $RICOCHET_ADMIN_TOKEN)
   --token-file FILE  read the token from the first line of FILE (keeps it out of `ps`)
+  --operator NAME    who you are, for the server's audit trail
+                     (else $RICOCHET_OPERATOR, else $USER)
   --json             print the server's JSON answer as it is
   --csv              print CSV (a header line, then one record per line)
   --timeout SECONDS  give up when the server has not answered in time
@@ -53,10 +56,10 @@ Manual: docs/ricochetctl.md.
 )";
 
 constexpr char kGlobalFooter[] =
-    "Global options: --server ADDR, --token TOKEN, --token-file FILE, --json, --csv,\n"
-    "--timeout SECONDS (see ricochetctl --help).\n";
+    "Global options: --server ADDR, --token TOKEN, --token-file FILE, --operator NAME,\n"
+    "--json, --csv, --timeout SECONDS (see ricochetctl --help).\n";
 
-const char* const kGlobalOptions[] = {"server", "token",   "token-file", "json",
+const char* const kGlobalOptions[] = {"server", "token",   "token-file", "operator", "json",
                                       "csv",    "timeout", "help",       "version"};
 
 std::vector<Verb> AllVerbs() {
@@ -65,9 +68,9 @@ std::vector<Verb> AllVerbs() {
   AddMoneyVerbs(&verbs);
   AddOpsVerbs(&verbs);
   // The order of the top-level help.
-  constexpr std::string_view kOrder[] = {"offers", "affiliates", "clicks",   "conversions",
-                                         "report", "ledger",     "balances", "payouts",
-                                         "outbox", "backup",     "verify",   "stats"};
+  constexpr std::string_view kOrder[] = {"offers", "affiliates", "clicks",  "conversions", "report",
+                                         "ledger", "balances",   "payouts", "outbox",      "backup",
+                                         "verify", "stats",      "audit"};
   auto rank = [&](const Verb& v) {
     return std::find(std::begin(kOrder), std::end(kOrder), v.group) - std::begin(kOrder);
   };
@@ -187,7 +190,15 @@ std::set<std::string, std::less<>> ValueOptions() {
           "min-amount",
           "output",
           "state",
-          "data"};
+          "data",
+          "operator",
+          "after",
+          "before",
+          "limit",
+          "order",
+          "actor",
+          "method",
+          "path"};
 }
 
 Endpoint Context::Server() const {
@@ -236,6 +247,36 @@ std::string Context::Token() const {
                 "RICOCHET_ADMIN_TOKEN (the value of the server's --admin-token)"};
 }
 
+std::string Context::Operator() const {
+  auto usable = [](const std::string& name) {
+    return !name.empty() && name.size() <= 64 &&
+           std::all_of(name.begin(), name.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f; });
+  };
+  std::string source = "--operator";
+  std::optional<std::string> name = args.Get("operator");
+  if (!name) {
+    name = env.operator_name;
+    source = "RICOCHET_OPERATOR";
+  }
+  if (name) {
+    if (!usable(*name)) {
+      throw Failure{kExitUsage, source +
+                                    " takes 1 to 64 printable ASCII characters, such as a login "
+                                    "name or an e-mail address"};
+    }
+    return *name;
+  }
+  return env.user && usable(*env.user) ? *env.user : "";
+}
+
+void AddQueryFlag(const Context& c, std::string* target, std::string_view flag,
+                  std::string_view name) {
+  std::optional<std::string> v = c.args.Get(flag);
+  if (!v) return;
+  *target += target->find('?') == std::string::npos ? '?' : '&';
+  *target += std::string(name) + "=" + UrlEncode(*v);
+}
+
 Timeouts Context::TimeoutsOr(std::chrono::milliseconds default_answer) const {
   Timeouts t;
   t.answer = default_answer;
@@ -260,7 +301,7 @@ HttpReply SendRaw(const Context& c, std::string_view method, const std::string& 
                   const std::string& body,
                   std::optional<std::chrono::milliseconds> answer_timeout) {
   Endpoint ep = c.Server();
-  HttpRequest req{std::string(method), target, c.Token(), body};
+  HttpRequest req{std::string(method), target, c.Token(), c.Operator(), body};
   absl::StatusOr<HttpReply> reply =
       Send(ep, req, c.TimeoutsOr(answer_timeout.value_or(std::chrono::seconds(30))));
   if (reply.ok()) return *std::move(reply);
@@ -375,6 +416,16 @@ void Emit(const Context& c, const std::string& raw_json, const Table& table) {
 
 void EmitObject(const Context& c, const std::string& raw_json, const json::value& v) {
   Emit(c, raw_json, KeyValueTable(v));
+}
+
+json::value GetList(const Context& c, const std::string& target, const std::string& what,
+                    std::string_view key, const std::vector<std::string>& columns) {
+  HttpReply reply = SendRaw(c, "GET", target);
+  if (reply.status != 200) FailFromReply(c, "GET", target, reply, {what, ""});
+  json::value v = ParseReply(reply);
+  const json::array& items = ArrayField(v, key);
+  Emit(c, reply.body, ObjectsTable(items, c.format == Format::kCsv ? AllKeys(items) : columns));
+  return v;
 }
 
 std::vector<std::string> AllKeys(const json::array& items) {

@@ -185,6 +185,7 @@ absl::StatusOr<HttpReply> Send(const Endpoint& endpoint, const HttpRequest& requ
   req.set(http::field::accept, "application/json");
   req.set(http::field::connection, "close");
   if (!request.token.empty()) req.set(http::field::authorization, "Bearer " + request.token);
+  if (!request.operator_name.empty()) req.set("X-Ricochet-Operator", request.operator_name);
   if (!request.body.empty()) req.set(http::field::content_type, "application/json");
   req.body() = request.body;
   if (request.method != "GET") req.prepare_payload();

@@ -14,6 +14,10 @@ int main(int argc, char** argv) {
   if (const char* t = std::getenv("RICOCHET_ADMIN_TOKEN"); t != nullptr && *t != '\0') {
     env.token = t;
   }
+  if (const char* o = std::getenv("RICOCHET_OPERATOR"); o != nullptr && *o != '\0') {
+    env.operator_name = o;
+  }
+  if (const char* u = std::getenv("USER"); u != nullptr && *u != '\0') env.user = u;
   env.stderr_is_tty = isatty(STDERR_FILENO) == 1;
   std::vector<std::string> words(argv + 1, argv + argc);
   int code = ricochet::ctl::Run(words, env, std::cout, std::cerr);

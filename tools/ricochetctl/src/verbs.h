@@ -39,6 +39,10 @@ struct Context {
   // Failure (usage for a bad --server, auth for a missing token).
   Endpoint Server() const;
   std::string Token() const;
+  // Who is at the keyboard, for the server's audit trail (X-Ricochet-Operator): --operator,
+  // else RICOCHET_OPERATOR, else USER; "" when none is usable. Throws Failure (usage) for an
+  // --operator or RICOCHET_OPERATOR that is not 1 to 64 printable ASCII characters.
+  std::string Operator() const;
   // --timeout, else `default_answer`.
   Timeouts TimeoutsOr(std::chrono::milliseconds default_answer) const;
 };
@@ -48,6 +52,11 @@ struct Subject {
   std::string what;
   std::string if_missing;
 };
+
+// Appends "name=<value of --flag>" (percent-encoded) to the target's query when the flag is
+// given.
+void AddQueryFlag(const Context& c, std::string* target, std::string_view flag,
+                  std::string_view name);
 
 // Sends the request. Throws Failure when the server cannot be reached.
 HttpReply SendRaw(const Context& c, std::string_view method, const std::string& target,
@@ -68,6 +77,12 @@ boost::json::value Call(const Context& c, std::string_view method, const std::st
 void Emit(const Context& c, const std::string& raw_json, const Table& table);
 // Prints one object: raw JSON, or its flattened key/value rows.
 void EmitObject(const Context& c, const std::string& raw_json, const boost::json::value& v);
+
+// GETs a listing and prints the array at `key`: a table of `columns`, CSV with every field, or
+// the JSON answer as it is. Throws Failure for a non-200 answer (about `what`) or a missing
+// array. Returns the parsed answer.
+boost::json::value GetList(const Context& c, const std::string& target, const std::string& what,
+                           std::string_view key, const std::vector<std::string>& columns);
 
 // Every key of the objects in `items`, in first-seen order (the CSV columns of a listing).
 std::vector<std::string> AllKeys(const boost::json::array& items);
@@ -92,7 +107,7 @@ std::set<std::string, std::less<>> ValueOptions();
 
 void AddConfigVerbs(std::vector<Verb>* verbs);  // offers, affiliates
 void AddMoneyVerbs(std::vector<Verb>* verbs);   // conversions, report, ledger, balances, payouts
-void AddOpsVerbs(std::vector<Verb>* verbs);     // clicks, outbox, backup, verify, stats
+void AddOpsVerbs(std::vector<Verb>* verbs);     // clicks, outbox, backup, verify, stats, audit
 
 }  // namespace ricochet::ctl
 

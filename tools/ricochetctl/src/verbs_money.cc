@@ -12,16 +12,6 @@ namespace ricochet::ctl {
 namespace json = boost::json;
 namespace {
 
-void AddQuery(std::string* target, std::string_view name, const std::string& value) {
-  *target += target->find('?') == std::string::npos ? '?' : '&';
-  *target += std::string(name) + "=" + UrlEncode(value);
-}
-
-void AddQueryFlag(const Context& c, std::string* target, std::string_view flag,
-                  std::string_view name) {
-  if (std::optional<std::string> v = c.args.Get(flag)) AddQuery(target, name, *v);
-}
-
 // --- conversions
 
 Subject ConversionSubject(const std::string& id) {
@@ -120,15 +110,9 @@ void Ledger(Context& c) {
   AddQueryFlag(c, &target, "affiliate", "affiliate");
   AddQueryFlag(c, &target, "from", "from");
   AddQueryFlag(c, &target, "to", "to");
-  HttpReply reply = SendRaw(c, "GET", target);
-  if (reply.status != 200) FailFromReply(c, "GET", target, reply, {"the ledger query", ""});
-  json::value v = ParseReply(reply);
-  const json::array& entries = ArrayField(v, "entries");
-  Table t = c.format == Format::kCsv
-                ? ObjectsTable(entries, AllKeys(entries))
-                : ObjectsTable(entries, {"id", "time", "conversion_id", "affiliate", "tier", "kind",
-                                         "amount", "currency", "status"});
-  Emit(c, reply.body, t);
+  GetList(
+      c, target, "the ledger query", "entries",
+      {"id", "time", "conversion_id", "affiliate", "tier", "kind", "amount", "currency", "status"});
 }
 
 void Balances(Context& c) {

@@ -1,4 +1,4 @@
-// clicks, outbox, backup, verify (online and offline), stats.
+// clicks, outbox, backup, verify (online and offline), stats, audit.
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -37,15 +37,9 @@ void ClickGet(Context& c) {
 
 void ListOutbox(Context& c, const std::string& state) {
   std::string target = "/api/outbox?state=" + UrlEncode(state);
-  HttpReply reply = SendRaw(c, "GET", target);
-  if (reply.status != 200) FailFromReply(c, "GET", target, reply, {"the outbox query", ""});
-  json::value v = ParseReply(reply);
-  const json::array& entries = ArrayField(v, "entries");
-  Table t = c.format == Format::kCsv
-                ? ObjectsTable(entries, AllKeys(entries))
-                : ObjectsTable(entries, {"id", "state", "attempts", "affiliate", "conversion_id",
-                                         "next_attempt", "last_error", "url"});
-  Emit(c, reply.body, t);
+  GetList(c, target, "the outbox query", "entries",
+          {"id", "state", "attempts", "affiliate", "conversion_id", "next_attempt", "last_error",
+           "url"});
 }
 
 void OutboxList(Context& c) { ListOutbox(c, c.args.Get("state").value_or("pending")); }
@@ -250,6 +244,28 @@ void Verify(Context& c) {
 
 void Stats(Context& c) { GetObject(c, "/api/stats", {"the server's figures", ""}); }
 
+// --- audit
+
+void Audit(Context& c) {
+  std::string target = "/api/audit";
+  for (std::string_view flag :
+       {"from", "to", "after", "before", "limit", "order", "actor", "method", "status", "path"}) {
+    AddQueryFlag(c, &target, flag, flag);
+  }
+  json::value v = GetList(
+      c, target, "the audit query", "records",
+      {"seq", "time", "actor", "operator", "client_ip", "method", "path", "status", "reason"});
+  const json::array& records = v.get_object().at("records").get_array();
+  const json::value* more = v.get_object().if_contains("more");
+  if (c.format != Format::kJson && more != nullptr && more->is_bool() && more->get_bool() &&
+      !records.empty()) {
+    const bool newest_first = c.args.Get("order").value_or("asc") == "desc";
+    c.err << "audit: more records match; continue with "
+          << (newest_first ? "--before " : "--after ")
+          << Cell(records.back().get_object().at("seq")) << "\n";
+  }
+}
+
 }  // namespace
 
 void AddOpsVerbs(std::vector<Verb>* verbs) {
@@ -331,6 +347,36 @@ void AddOpsVerbs(std::vector<Verb>* verbs) {
                "Examples:\n  ricochetctl verify\n  ricochetctl verify --data /var/lib/ricochet\n",
        .options = {"data"},
        .run = Verify});
+  verbs->push_back(
+      {.group = "audit",
+       .usage = "[--from DATE] [--to DATE] [--after SEQ] [--before SEQ] [--limit N] "
+                "[--order asc|desc] [--actor A] [--method M] [--status S] [--path P]",
+       .summary = "The audit trail: every admin call that may have changed something, refused "
+                  "ones too.",
+       .help = "One record per call with a method other than GET and HEAD under /api: when, who\n"
+               "(actor admin or unauthenticated, the operator name the client sent, client_ip),\n"
+               "what (method, path with secrets redacted, body_bytes, body_sha256) and the\n"
+               "result (status, reason). Oldest first; at most --limit records (default 1000).\n\n"
+               "Options:\n"
+               "  --from DATE, --to DATE  inclusive UTC dates, YYYY-MM-DD (default: all)\n"
+               "  --after SEQ             records after this seq (the next page)\n"
+               "  --before SEQ            records before this seq\n"
+               "  --limit N               1 to 10000 (default 1000)\n"
+               "  --order asc|desc        oldest (default) or newest first\n"
+               "  --actor A               admin or unauthenticated\n"
+               "  --method M              PUT, POST, DELETE, ... as sent\n"
+               "  --status S              a status such as 401, or a class such as 4xx\n"
+               "  --path P                one object and what is under it: /api/offers/spring\n\n"
+               "When more records match than were printed, stderr says which --after (or\n"
+               "--before) continues. The table leaves out user_agent, body_bytes and\n"
+               "body_sha256; --csv and --json have them.\n\n"
+               "Examples:\n"
+               "  ricochetctl audit --order desc --limit 20\n"
+               "  ricochetctl audit --path /api/offers/spring --from 2026-11-01\n"
+               "  ricochetctl audit --actor unauthenticated --csv > refused.csv\n",
+       .options = {"from", "to", "after", "before", "limit", "order", "actor", "method", "status",
+                   "path"},
+       .run = Audit});
   verbs->push_back({.group = "stats",
                     .summary = "The server's figures (queues, storage, counts) as key/value rows.",
                     .help = "Nested figures are flattened with dots (rocksdb.wal_syncs).\n\n"

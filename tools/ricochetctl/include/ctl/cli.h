@@ -23,9 +23,11 @@ enum ExitCode : int {
 
 // What the process environment supplies.
 struct Environment {
-  std::optional<std::string> server;  // RICOCHET_SERVER
-  std::optional<std::string> token;   // RICOCHET_ADMIN_TOKEN
-  bool stderr_is_tty = false;         // progress redraws one line instead of printing lines
+  std::optional<std::string> server;         // RICOCHET_SERVER
+  std::optional<std::string> token;          // RICOCHET_ADMIN_TOKEN
+  std::optional<std::string> operator_name;  // RICOCHET_OPERATOR
+  std::optional<std::string> user;           // USER (the operator when nothing else names one)
+  bool stderr_is_tty = false;                // progress redraws one line instead of printing lines
 };
 
 // Runs `words` (argv without the program name). Results go to `out`; errors, as

@@ -28,10 +28,11 @@ struct Endpoint {
 std::optional<Endpoint> ParseServer(std::string_view text, std::string* error);
 
 struct HttpRequest {
-  std::string method;  // GET, PUT, POST
-  std::string target;  // path and query, without base_path
-  std::string token;   // sent as "Authorization: Bearer <token>" when not empty
-  std::string body;    // sent with Content-Type: application/json when not empty
+  std::string method;         // GET, PUT, POST
+  std::string target;         // path and query, without base_path
+  std::string token;          // sent as "Authorization: Bearer <token>" when not empty
+  std::string operator_name;  // sent as X-Ricochet-Operator when not empty (printable ASCII)
+  std::string body;           // sent with Content-Type: application/json when not empty
 };
 
 struct HttpReply {
