@@ -3,6 +3,7 @@
 #define RICOCHET_STORAGE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -19,6 +20,19 @@
 
 namespace ricochet::storage {
 
+// A change of Store::writable(), for the operator's log.
+struct StoreHealthChange {
+  bool writable = false;
+  // Stopping: what stopped writes. Resuming: the error they were stopped by.
+  std::string error;
+  bool disk_full = false;  // the error is ENOSPC
+  // Resuming only: how long writes were refused, how many recovery attempts that took, and
+  // whether the database had to be closed and reopened (see Store::writable()).
+  int64_t stopped_ms = 0;
+  uint64_t attempts = 0;
+  bool reopened = false;
+};
+
 struct StoreOptions {
   std::string path = "./data";
   // Clicks, dedupe slots and visitor index entries older than this are dropped by compaction.
@@ -30,8 +44,15 @@ struct StoreOptions {
   // Memtable size per column family; larger absorbs click bursts with fewer flushes.
   size_t write_buffer_bytes = 32u << 20;
   // For offline tools (ricochetctl verify --data): fail instead of creating a database, and run
-  // no compactions, so the retention filter cannot drop anything while inspecting.
+  // no compactions, so the retention filter cannot drop anything while inspecting. Such a store
+  // does not recover from write errors by itself.
   bool inspect_only = false;
+  // While writes are refused (disk full), how often the store tries to resume them. Each try
+  // flushes the memtables, so it fails fast while the disk is still full.
+  int resume_interval_ms = 1000;
+  // Called once when the store stops accepting writes and once when it accepts them again, on a
+  // RocksDB thread or the store's recovery thread. It must not call back into the store.
+  std::function<void(const StoreHealthChange&)> on_health_change;
 };
 
 // Store statistics for /metrics.
@@ -40,6 +61,10 @@ struct StoreStats {
   uint64_t memtable_bytes = 0;
   uint64_t pending_compaction_bytes = 0;
   uint64_t estimated_clicks = 0;
+  bool writable = true;      // Store::writable()
+  uint64_t write_stops = 0;  // times the store stopped accepting writes (disk full, I/O error)
+  uint64_t recoveries = 0;   // times it accepted them again without a restart
+  uint64_t reopens = 0;      // recoveries that closed and reopened the database
 };
 
 // Which audit records ScanAudit visits. Bounds combine: a record must satisfy all of them.
@@ -61,6 +86,16 @@ class StoreImpl;
 
 // Thread-safe. Every method returns a non-OK status only when RocksDB failed (I/O error,
 // corruption, disk full); not-found is a value (nullopt), never an error.
+//
+// Write errors. When RocksDB cannot write (ENOSPC on the WAL, a flush or the MANIFEST; an I/O
+// error) it refuses every later write until DB::Resume(). The store then refuses writes itself
+// (ResourceExhausted when the disk is full, else Unavailable), without touching RocksDB, and its
+// recovery thread calls Resume() every resume_interval_ms until the memtables flush and a synced
+// probe write succeeds; reads keep working meanwhile. Where Resume() cannot replace a WAL whose
+// append failed (RocksDB 7.8 switches WAL only when some memtable holds data), the database is
+// closed and reopened instead, once the disk has room for it; reads fail (Unavailable) during
+// that reopen. Nothing acknowledged is lost either way: a write that returned OK is in the WAL,
+// and one that failed left nothing behind.
 class Store {
  public:
   // Opens (creating if missing) the database at options.path.
@@ -89,7 +124,7 @@ class Store {
   // Writes clicks, the dedupe slots of the unique ones, the visitor index and the report
   // counters in one atomic batch, without waiting for fsync (see SyncWal).
   [[nodiscard]] absl::Status WriteClicks(std::span<const ClickRecord> clicks);
-  // Makes every earlier write durable (fsync of the WAL).
+  // Makes every earlier write durable (fsync of the WAL). Fails while writes are refused.
   [[nodiscard]] absl::Status SyncWal();
   [[nodiscard]] absl::StatusOr<std::optional<ClickRecord>> GetClick(int64_t time_ms,
                                                                     std::string_view click_id);
@@ -148,6 +183,8 @@ class Store {
   // --- Operations.
   // Writes and syncs a probe key: the database is open and accepts durable writes.
   [[nodiscard]] absl::Status CheckWritable();
+  // False from a write error until the store has recovered from it (see above). Lock-free.
+  bool writable() const;
   // An online, consistent copy of the database in `path` (which must not exist): hard links
   // where on the same file system, copies elsewhere.
   [[nodiscard]] absl::StatusOr<CheckpointInfo> Checkpoint(const std::string& path);
