@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The reliability and security suite of issue #6, against the real server (Release build):
 # [reliability] is tests/integration/reliability_test.cc (SIGKILL crash loop with retried
-# postbacks, a 10,000-order duplicate storm, conflicting replays), [security] is
-# tests/integration/security_test.cc.
+# postbacks, a 10,000-order duplicate storm, conflicting replays) and
+# tests/integration/disk_full_test.cc ([diskfull]: a full tmpfs; needs root, else skipped with a
+# warning), [security] is tests/integration/security_test.cc.
 #   tools/reliability.sh            bounded crash loop (3 kills); well under a minute
 #   tools/reliability.sh --long     crash loop with 20 kills (RICOCHET_RELIABILITY_LONG=1)
 # Other arguments go to the Catch2 runner, e.g. `--durations yes` or `-s`.

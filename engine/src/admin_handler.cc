@@ -155,6 +155,9 @@ void AdminHandler::Handle(Request&& req, const RequestContext& ctx, Responder re
     g.memtable_bytes = st.memtable_bytes;
     g.pending_compaction_bytes = st.pending_compaction_bytes;
     g.estimated_clicks = st.estimated_clicks;
+    g.storage_writable = st.writable;
+    g.storage_write_stops = st.write_stops;
+    g.storage_recoveries = st.recoveries;
     g.outbox_pending = s_.postbacks->pending();
     g.outbox_in_flight = s_.postbacks->in_flight();
     g.uptime_seconds =

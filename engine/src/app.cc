@@ -87,6 +87,21 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   so.path = c.data_dir;
   so.retention_days = c.retention_days;
   so.block_cache_bytes = c.block_cache_mb << 20;
+  so.write_buffer_bytes = c.write_buffer_mb << 20;
+  // Once per change, not per refused write (docs/operations.md, "When the disk fills up").
+  so.on_health_change = [log = &app->log_](const storage::StoreHealthChange& h) {
+    if (!h.writable) {
+      log->Error(
+          "storage stopped accepting writes: postbacks answer 503, clicks are redirected "
+          "but not recorded, /readyz answers 503; retrying every second",
+          {{"error", h.error}, {"disk_full", h.disk_full ? "true" : "false"}});
+    } else {
+      log->Warn("storage accepts writes again", {{"stopped_ms", std::to_string(h.stopped_ms)},
+                                                 {"attempts", std::to_string(h.attempts)},
+                                                 {"reopened", h.reopened ? "true" : "false"},
+                                                 {"error", h.error}});
+    }
+  };
   absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   app->store_ = std::move(*store);

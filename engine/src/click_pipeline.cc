@@ -163,15 +163,20 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
   }
   absl::Status s = store_->WriteClicks(records);
   if (!s.ok()) {
+    // Fails fast while the store refuses writes (disk full), so the queue keeps draining and
+    // redirects never wait. One log line when writes start failing, one when they resume.
     metrics_->CountClickWriteError(metrics_->other_shard());
     metrics_->CountClicksDropped(metrics_->other_shard(), records.size());
-    int64_t now_ms = records.back().time_ms;
-    if (now_ms - last_error_log_ms_ > 10'000) {  // one line per 10 s, not one per batch
-      last_error_log_ms_ = now_ms;
-      log_->Error("click batch write failed; clicks dropped (redirects still served)",
+    if (dropped_since_failing_ == 0) {
+      log_->Error("click writes failing: clicks are redirected but dropped",
                   {{"error", s.ToString()}, {"batch", std::to_string(records.size())}});
     }
+    dropped_since_failing_ += records.size();
   } else {
+    if (dropped_since_failing_ != 0) {
+      log_->Warn("click writes resumed", {{"dropped", std::to_string(dropped_since_failing_)}});
+      dropped_since_failing_ = 0;
+    }
     unsynced_ = true;
     for (const storage::ClickRecord& r : records)
       metrics_->CountClick(metrics_->other_shard(), r.klass);
@@ -208,10 +213,10 @@ void ClickPipeline::Run() {
     }
     auto now = std::chrono::steady_clock::now();
     if (unsynced_ && now - last_sync_ >= sync_interval) {
-      if (absl::Status s = store_->SyncWal(); !s.ok()) {
-        log_->Error("WAL sync failed", {{"error", s.ToString()}});
-      }
-      unsynced_ = false;
+      // A failed sync means the store stopped accepting writes (it logs that once); the sync is
+      // retried every interval until it takes. Unsynced clicks are still in the WAL, and a
+      // recovery flushes them to synced files.
+      unsynced_ = !store_->SyncWal().ok();
       last_sync_ = now;
     }
     if (HasWork()) continue;

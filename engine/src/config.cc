@@ -96,6 +96,7 @@ Usage: ricochet [flags]
   --wal-sync-ms N            fsync recorded clicks at least this often, 1..100 (default 100)
   --click-queue N            clicks buffered for the writer before dropping (default 1000000)
   --block-cache-mb N         RocksDB block cache size (default 128)
+  --write-buffer-mb N        RocksDB memtable size per column family (default 32)
   --max-header-bytes N       request line + headers limit, else 431 (default 8192)
   --max-body-bytes N         request body limit, else 413 (default 65536)
   --header-timeout-s N       deadline to receive one request (default 10)
@@ -210,6 +211,8 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv)
       s = ParseNumber<size_t>("click-queue", value, 1024, 100'000'000, &c.click_queue_limit);
     } else if (name == "block-cache-mb") {
       s = ParseNumber<size_t>("block-cache-mb", value, 8, 1'000'000, &c.block_cache_mb);
+    } else if (name == "write-buffer-mb") {
+      s = ParseNumber<size_t>("write-buffer-mb", value, 1, 1024, &c.write_buffer_mb);
     } else if (name == "max-header-bytes") {
       s = ParseNumber<size_t>("max-header-bytes", value, 1024, 1 << 20, &c.max_header_bytes);
     } else if (name == "max-body-bytes") {

@@ -194,6 +194,11 @@ void ConversionService::Commit(Batch& b, std::vector<ServiceReply>& replies) {
   if (b.out.empty()) return;
   absl::Status st = store_->CommitConversions(b.out);
   if (st.ok()) {
+    if (unavailable_answers_ != 0) {
+      log_->Warn("conversion writes resumed",
+                 {{"answered_503", std::to_string(unavailable_answers_)}});
+      unavailable_answers_ = 0;
+    }
     ledger_seq_ = b.seq;
     ledger_hash_ = b.hash;
     for (const auto& [k, delta] : b.today) {
@@ -211,11 +216,18 @@ void ConversionService::Commit(Batch& b, std::vector<ServiceReply>& replies) {
     if (outbox_listener_ && !b.out.outbox.empty()) outbox_listener_(b.out.outbox);
     return;
   }
-  log_->Error("conversion batch not durable; answering 503",
-              {{"error", st.ToString()}, {"requests", std::to_string(replies.size())}});
-  // Nothing of this batch exists: every answer that was not a refusal becomes 503.
+  // One line when commits start failing (disk full), one when they resume; not one per batch.
+  if (unavailable_answers_ == 0) {
+    log_->Error("conversion batch not durable; answering 503 until storage recovers",
+                {{"error", st.ToString()}, {"requests", std::to_string(replies.size())}});
+  }
+  // Nothing of this batch exists (one atomic write, and the chain head, id caches and counts
+  // above move only on success): every answer that was not a refusal becomes 503.
   for (ServiceReply& reply : replies) {
-    if (reply.status < 400) reply = Error(503, "storage_unavailable");
+    if (reply.status < 400) {
+      reply = Error(503, "storage_unavailable");
+      ++unavailable_answers_;
+    }
   }
 }
 

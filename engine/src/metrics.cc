@@ -220,6 +220,14 @@ std::string Metrics::Render(const Gauges& g) const {
         g.pending_compaction_bytes);
   gauge("ricochet_rocksdb_estimated_clicks", "Estimated number of stored clicks.",
         g.estimated_clicks);
+  gauge("ricochet_storage_writable",
+        "1 while the database accepts writes, 0 while it refuses them (disk full, I/O error).",
+        g.storage_writable ? 1 : 0);
+  counter("ricochet_storage_write_stops_total",
+          "Times the database stopped accepting writes (disk full, I/O error).",
+          g.storage_write_stops);
+  counter("ricochet_storage_recoveries_total",
+          "Times the database accepted writes again without a restart.", g.storage_recoveries);
 
   absl::StrAppend(&out,
                   "# HELP ricochet_conversions_total Postback and status-change outcomes, by "

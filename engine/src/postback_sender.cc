@@ -343,13 +343,14 @@ void PostbackSender::Launch(storage::OutboxEntry entry) {
   entry.last_error = "in_flight";
   if (absl::Status st = store_->UpdateOutbox(storage::OutboxState::kPending, entry); !st.ok()) {
     // Without the attempt on record it must not leave; try again later.
-    log_->Error("postbacks: cannot record attempt", {{"id", id}, {"error", st.ToString()}});
+    OutboxWriteFailed("postbacks: cannot record attempt", id, st);
     entry.attempts -= 1;
     entry.last_error = "storage_error";
     entry.next_attempt_ms = NowMs() + options_.retry_ms;
     Wait(std::move(entry));
     return;
   }
+  OutboxWriteOk();
   absl::StatusOr<HttpTarget> target = ParseHttpTarget(entry.url);
   flying_[id];  // Finish() expects every attempt here
   in_flight_count_.fetch_add(1, std::memory_order_relaxed);
@@ -360,6 +361,20 @@ void PostbackSender::Launch(storage::OutboxEntry entry) {
   auto attempt = std::make_shared<Attempt>(*this, std::move(entry), std::move(*target));
   flying_[id] = attempt;
   attempt->Run();
+}
+
+void PostbackSender::OutboxWriteFailed(std::string_view message, const std::string& id,
+                                       const absl::Status& st) {
+  if (outbox_write_failures_++ == 0) {
+    log_->Error(message, {{"id", id}, {"error", st.ToString()}});
+  }
+}
+
+void PostbackSender::OutboxWriteOk() {
+  if (outbox_write_failures_ == 0) return;
+  log_->Warn("postbacks: outbox writes resumed",
+             {{"failed", std::to_string(outbox_write_failures_)}});
+  outbox_write_failures_ = 0;
 }
 
 int64_t PostbackSender::Backoff(int64_t attempts) {
@@ -394,12 +409,13 @@ void PostbackSender::Finish(storage::OutboxEntry entry, Outcome outcome) {
   metrics_->CountDelivery(result);
   if (absl::Status st = store_->UpdateOutbox(storage::OutboxState::kPending, entry); !st.ok()) {
     // The store still says "in_flight" (retried after a restart); keep it scheduled meanwhile.
-    log_->Error("postbacks: cannot record attempt result",
-                {{"id", entry.id}, {"error", st.ToString()}});
+    OutboxWriteFailed("postbacks: cannot record attempt result", entry.id, st);
     if (entry.state != storage::OutboxState::kPending) {
       entry.state = storage::OutboxState::kPending;
       entry.next_attempt_ms = NowMs() + options_.retry_ms;
     }
+  } else {
+    OutboxWriteOk();
   }
   if (stopping_) return;  // the store has it; the next start schedules it
   if (entry.state == storage::OutboxState::kPending) {

@@ -140,6 +140,13 @@ bool HandleHealth(const Services& s, const Request& req, std::string_view path,
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
   };
+  if (!s.store->writable()) {
+    // Writes are refused (disk full): not ready at once, without waiting out the cache.
+    s.readiness->last_ok_ms.store(INT64_MIN / 2, std::memory_order_relaxed);
+    respond.Send(
+        route, JsonError(req.version(), http::status::service_unavailable, "storage_unavailable"));
+    return true;
+  }
   if (steady_ms() - s.readiness->last_ok_ms.load(std::memory_order_relaxed) < Readiness::kCacheMs) {
     respond.Send(route, JsonResponse(req.version(), http::status::ok, R"({"status":"ready"})"));
     return true;

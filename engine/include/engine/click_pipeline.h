@@ -100,7 +100,7 @@ class ClickPipeline {
   absl::flat_hash_map<std::string, uint32_t> rate_counts_;
   bool unsynced_ = false;
   std::chrono::steady_clock::time_point last_sync_;
-  int64_t last_error_log_ms_ = 0;
+  uint64_t dropped_since_failing_ = 0;  // clicks dropped since writes last succeeded
 };
 
 }  // namespace ricochet::engine

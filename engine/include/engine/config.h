@@ -47,6 +47,9 @@ struct ServerConfig {
   size_t click_queue_limit = 1'000'000;
   // RocksDB block cache; raise it for large dedupe windows.
   size_t block_cache_mb = 128;
+  // RocksDB memtable size per column family (the small ones get an eighth, at least 1 MiB).
+  // Lower it to bound memory on a small machine.
+  size_t write_buffer_mb = 32;
   // HTTP limits and deadlines.
   size_t max_header_bytes = 8 * 1024;
   size_t max_body_bytes = 64 * 1024;

@@ -48,6 +48,9 @@ struct Gauges {
   uint64_t memtable_bytes = 0;
   uint64_t pending_compaction_bytes = 0;
   uint64_t estimated_clicks = 0;
+  bool storage_writable = true;
+  uint64_t storage_write_stops = 0;
+  uint64_t storage_recoveries = 0;
   uint64_t outbox_pending = 0;
   uint64_t outbox_in_flight = 0;
   double uptime_seconds = 0;

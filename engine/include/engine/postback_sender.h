@@ -104,6 +104,11 @@ class PostbackSender {
   void Launch(storage::OutboxEntry entry);
   void Finish(storage::OutboxEntry entry, Outcome outcome);
   int64_t Backoff(int64_t attempts);
+  // The outbox write of an attempt (or its result) failed, or succeeded: while the store refuses
+  // writes (disk full) every pending entry fails each retry, so this logs the first failure
+  // and the resumption, not each one.
+  void OutboxWriteFailed(std::string_view message, const std::string& id, const absl::Status& st);
+  void OutboxWriteOk();
 
   boost::asio::io_context& ioc_;
   storage::Store* const store_;
@@ -121,6 +126,7 @@ class PostbackSender {
   std::mt19937_64 rng_;
   bool started_ = false;
   bool stopping_ = false;
+  uint64_t outbox_write_failures_ = 0;  // since the last outbox write that succeeded
 
   std::atomic<uint64_t> pending_{0};  // entries in state pending, in flight included
   std::atomic<uint64_t> in_flight_count_{0};
