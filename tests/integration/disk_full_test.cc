@@ -52,14 +52,6 @@ std::string Field(const std::string& body, const char* name) {
 }
 
 // A counter or gauge from /metrics (unlabelled), or -1 when absent.
-int64_t Metric(const Server& s, const std::string& name) {
-  HttpResult r = Http(s.admin_port(), "GET", "/metrics");
-  REQUIRE(r.status == 200);
-  size_t at = r.body.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stoll(r.body.substr(at + name.size() + 2));
-}
-
 size_t Count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
   for (size_t at = haystack.find(needle); at != std::string::npos;
@@ -242,15 +234,17 @@ TEST_CASE("disk full: postbacks 503, redirects served, writes resume by themselv
     INFO(put.body);
     CHECK(put.status == 503);
     CHECK(Field(put.body, "reason") == "storage_unavailable");
+    // Its audit record cannot be written either: the answer went out, the loss is counted.
+    CHECK(MetricValue(s, "ricochet_audit_write_errors_total") == 1);
   }
   CHECK(Http(s.public_port(), "GET", "/readyz").status == 503);
   CHECK(Http(s.admin_port(), "GET", "/readyz").status == 503);
-  CHECK(Metric(s, "ricochet_storage_writable") == 0);
-  CHECK(Metric(s, "ricochet_storage_write_stops_total") == 1);
+  CHECK(MetricValue(s, "ricochet_storage_writable") == 0);
+  CHECK(MetricValue(s, "ricochet_storage_write_stops_total") == 1);
 
   // Clicks: every one redirected to the right place, every one dropped and counted.
-  const int64_t dropped_before = Metric(s, "ricochet_clicks_dropped_total");
-  const int64_t recorded_before = Metric(s, "ricochet_click_write_errors_total");
+  const int64_t dropped_before = MetricValue(s, "ricochet_clicks_dropped_total");
+  const int64_t recorded_before = MetricValue(s, "ricochet_click_write_errors_total");
   int64_t slowest_click_ms = 0;
   for (int i = 0; i < 200; ++i) {
     const std::string aff = i % 2 == 0 ? "a1" : "a2";
@@ -268,12 +262,12 @@ TEST_CASE("disk full: postbacks 503, redirects served, writes resume by themselv
   CHECK(slowest_click_ms < 500);
   int64_t dropped = 0;
   for (auto deadline = Clock::now() + milliseconds(5000); Clock::now() < deadline;) {
-    dropped = Metric(s, "ricochet_clicks_dropped_total") - dropped_before;
-    if (dropped >= 200 && Metric(s, "ricochet_click_queue_depth") == 0) break;
+    dropped = MetricValue(s, "ricochet_clicks_dropped_total") - dropped_before;
+    if (dropped >= 200 && MetricValue(s, "ricochet_click_queue_depth") == 0) break;
     std::this_thread::sleep_for(milliseconds(20));
   }
   CHECK(dropped == 200);
-  CHECK(Metric(s, "ricochet_click_write_errors_total") > recorded_before);
+  CHECK(MetricValue(s, "ricochet_click_write_errors_total") > recorded_before);
   // Stay full for 2.5 s more: the store's resume attempts (one a second) fail, and every
   // postback meanwhile still answers 503, /readyz 503.
   for (auto end = Clock::now() + milliseconds(2500); Clock::now() < end;) {
@@ -284,8 +278,8 @@ TEST_CASE("disk full: postbacks 503, redirects served, writes resume by themselv
     CHECK(Http(s.public_port(), "GET", "/readyz").status == 503);
     std::this_thread::sleep_for(milliseconds(100));
   }
-  CHECK(Metric(s, "ricochet_storage_writable") == 0);
-  CHECK(Metric(s, "ricochet_storage_write_stops_total") == 1);
+  CHECK(MetricValue(s, "ricochet_storage_writable") == 0);
+  CHECK(MetricValue(s, "ricochet_storage_write_stops_total") == 1);
   WARN("disk full for " << Ms(Clock::now() - full_since) << " ms");
 
   // Free the space: writes resume without a restart.
@@ -315,12 +309,26 @@ TEST_CASE("disk full: postbacks 503, redirects served, writes resume by themselv
   for (int i = 0; i < 30; ++i) REQUIRE(run.NewOrder("after-" + std::to_string(i)) == 200);
   for (int i = 0; i < 50; ++i) Click(s, "df", "a1", "Mozilla/5.0 After/" + std::to_string(i));
   for (auto deadline = Clock::now() + milliseconds(3000);
-       Clock::now() < deadline && Metric(s, "ricochet_click_queue_depth") != 0;) {
+       Clock::now() < deadline && MetricValue(s, "ricochet_click_queue_depth") != 0;) {
     std::this_thread::sleep_for(milliseconds(20));
   }
-  CHECK(Metric(s, "ricochet_clicks_dropped_total") - dropped_before == 200);
-  CHECK(Metric(s, "ricochet_storage_writable") == 1);
-  CHECK(Metric(s, "ricochet_storage_recoveries_total") == 1);
+  CHECK(MetricValue(s, "ricochet_clicks_dropped_total") - dropped_before == 200);
+  CHECK(MetricValue(s, "ricochet_storage_writable") == 1);
+  CHECK(MetricValue(s, "ricochet_storage_recoveries_total") == 1);
+  {
+    // The audit trail writes again; the refused PUT left a gap, not a record.
+    REQUIRE(s.Api("PUT", "/api/offers/df3", kOffer).status == 200);
+    HttpResult trail = s.Api("GET", "/api/audit?order=desc&limit=2");
+    INFO(trail.body);
+    REQUIRE(trail.status == 200);
+    const boost::json::array records = boost::json::parse(trail.body).at("records").as_array();
+    REQUIRE(records.size() == 2);
+    CHECK(records[0].at("path").as_string() == "/api/offers/df3");
+    CHECK(records[0].at("status").as_int64() == 200);
+    CHECK(records[0].at("seq").as_int64() == records[1].at("seq").as_int64() + 2);
+    CHECK(records[1].at("path").as_string() != "/api/offers/df2");
+    CHECK(MetricValue(s, "ricochet_audit_write_errors_total") == 1);
+  }
 
   // Affiliate postbacks of a2's conversions, including those whose attempts could not be
   // recorded while the disk was full, are delivered.

@@ -254,11 +254,12 @@ boost::json::object OfferReportRow(const Server& s, const std::string& offer) {
   return {};
 }
 
-uint64_t MetricValue(const Server& s, const std::string& series) {
+int64_t MetricValue(const Server& s, const std::string& series) {
   HttpResult m = Http(s.admin_port(), "GET", "/metrics");
+  REQUIRE(m.status == 200);
   size_t at = m.body.find("\n" + series + " ");
-  if (at == std::string::npos) return 0;
-  return std::stoull(m.body.substr(at + series.size() + 2));
+  if (at == std::string::npos) return -1;
+  return std::stoll(m.body.substr(at + series.size() + 2));
 }
 
 std::string RawExchange(int port, const std::string& bytes, int timeout_ms, bool* closed) {

@@ -89,9 +89,9 @@ int ConnectLoopback(int port);
 // the offer has none.
 boost::json::object OfferReportRow(const Server& s, const std::string& offer);
 
-// The value of one series of GET /metrics (e.g. `ricochet_clicks_total{class="unique"}`), or 0
+// The value of one series of GET /metrics (e.g. `ricochet_clicks_total{class="unique"}`), or -1
 // when the server does not list it.
-uint64_t MetricValue(const Server& s, const std::string& series);
+int64_t MetricValue(const Server& s, const std::string& series);
 
 // Runs ricochet with `args` to completion; returns exit code and captures stderr.
 int RunBinary(const std::vector<std::string>& args, std::string* stderr_out);

@@ -333,7 +333,7 @@ TEST_CASE("stats and payouts list answer the admin API", "[admin]") {
   s.PutOffer("o", R"({"url":"https://x.example/?c={click_id}",
                       "plan":{"events":{"sale":{"cpa":"2.50"}}}})");
   s.PutAffiliate("a1", "{}");
-  const uint64_t syncs = MetricValue(s, "ricochet_rocksdb_wal_syncs_total");
+  const int64_t syncs = MetricValue(s, "ricochet_rocksdb_wal_syncs_total");
   REQUIRE(Postback(s, "cid=" + Click(s, "o", "a1") + "&order_id=P1").status == 200);
   REQUIRE(Postback(s, "cid=" + Click(s, "o", "a1") + "&order_id=P1").status == 200);
   CHECK(Postback(s, "cid=" + Click(s, "o", "a1") + "&order_id=P2&amount=x").status == 400);
