@@ -3,7 +3,9 @@
 # [reliability] is tests/integration/reliability_test.cc (SIGKILL crash loop with retried
 # postbacks, a 10,000-order duplicate storm, conflicting replays) and
 # tests/integration/disk_full_test.cc ([diskfull]: a full tmpfs; needs root, else skipped with a
-# warning), [security] is tests/integration/security_test.cc.
+# warning) and tests/integration/exhaustion_test.cc (descriptor exhaustion), [security] is
+# tests/integration/security_test.cc, [audit] is tests/integration/audit_test.cc (the audit
+# trail of admin calls).
 #   tools/reliability.sh            bounded crash loop (3 kills); well under a minute
 #   tools/reliability.sh --long     crash loop with 20 kills (RICOCHET_RELIABILITY_LONG=1)
 # Other arguments go to the Catch2 runner, e.g. `--durations yes` or `-s`.
@@ -22,5 +24,5 @@ done
 
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"${JOBS:-2}" --target integration_tests ricochet
-exec build/release/tests/integration_tests "[reliability],[security]" --durations yes \
+exec build/release/tests/integration_tests "[reliability],[security],[audit]" --durations yes \
   ${args[@]+"${args[@]}"}
