@@ -22,6 +22,7 @@
 #include "engine/audit.h"
 #include "engine/handlers.h"
 #include "engine/net.h"
+#include "engine/routes.h"
 #include "engine/url.h"
 #include "storage/conversions.h"
 
@@ -137,45 +138,25 @@ json::object OutboxToJson(const storage::OutboxEntry& o) {
 AdminHandler::AdminHandler(const Services& services) : s_(services) {}
 
 void AdminHandler::Handle(Request&& req, const RequestContext& ctx, Responder respond) {
-  std::string_view path, query;
-  SplitTarget(req.target(), &path, &query);
-  if (HandleHealth(s_, req, path, respond)) return;
-  if (path == "/metrics") {
-    if (req.method() != http::verb::get) {
-      Response res =
-          JsonError(req.version(), http::status::method_not_allowed, "method_not_allowed");
-      res.set(http::field::allow, "GET");
-      respond.Send(Route::kMetrics, std::move(res));
-      return;
-    }
-    storage::StoreStats st = s_.store->Stats();
-    Gauges g;
-    g.click_queue_depth = s_.clicks->depth();
-    g.wal_syncs = st.wal_syncs;
-    g.memtable_bytes = st.memtable_bytes;
-    g.pending_compaction_bytes = st.pending_compaction_bytes;
-    g.estimated_clicks = st.estimated_clicks;
-    g.storage_writable = st.writable;
-    g.storage_write_stops = st.write_stops;
-    g.storage_recoveries = st.recoveries;
-    g.outbox_pending = s_.postbacks->pending();
-    g.outbox_in_flight = s_.postbacks->in_flight();
-    g.uptime_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - s_.started).count();
-    Response res(http::status::ok, req.version());
-    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    res.set(http::field::cache_control, "no-store");
-    res.body() = s_.metrics->Render(g);
-    res.prepare_payload();
-    respond.Send(Route::kMetrics, std::move(res));
-    return;
-  }
-  if (path != "/api" && path.substr(0, 5) != "/api/") {
+  const RouteMatch match = MatchRoute(Listener::kAdmin, req.method(), req.target());
+  if (match.route == Route::kNotFound) {
     respond.Send(Route::kNotFound, JsonError(req.version(), http::status::not_found, "not_found"));
     return;
   }
+  if (match.route != Route::kAdminApi) {  // /metrics, /healthz, /readyz: no token
+    if (!match.allowed) {
+      respond.Send(match.route, MethodNotAllowed(req.version(), match.allow));
+    } else if (match.route == Route::kMetrics) {
+      respond.Send(Route::kMetrics, RenderMetrics(req.version()));
+    } else {
+      HandleHealth(s_, req, match.route, respond);
+    }
+    return;
+  }
+  // The token is checked before the call is: without it, an unknown call or a wrong method is
+  // a 401 too, and says nothing about which calls exist.
   const bool authenticated = TokenMatches(req, s_.config->admin_token);
-  const bool audited = IsAuditedCall(req, path);
+  const bool audited = IsAuditedCall(req, match.path);
   if (!authenticated && !audited) {
     respond.Send(Route::kAdminApi, Unauthorized(req.version()));
     return;
@@ -186,15 +167,39 @@ void AdminHandler::Handle(Request&& req, const RequestContext& ctx, Responder re
   boost::asio::post(*s_.blocking_pool, [this, req = std::move(req), r = std::move(respond),
                                         authenticated, audited,
                                         client_ip = std::move(client_ip)]() mutable {
-    std::string_view p, q;
-    SplitTarget(req.target(), &p, &q);
-    Response res = authenticated ? HandleApi(req, p, q) : Unauthorized(req.version());
+    // Routed again: the views of `match` pointed into the request before it moved.
+    Response res = authenticated
+                       ? HandleApi(req, MatchRoute(Listener::kAdmin, req.method(), req.target()))
+                       : Unauthorized(req.version());
     if (audited) {
       WriteAudit(NewAuditRecord(req, std::move(client_ip), authenticated, s_.config->admin_token),
                  res);
     }
     r.Send(Route::kAdminApi, std::move(res));
   });
+}
+
+Response AdminHandler::RenderMetrics(unsigned version) {
+  storage::StoreStats st = s_.store->Stats();
+  Gauges g;
+  g.click_queue_depth = s_.clicks->depth();
+  g.wal_syncs = st.wal_syncs;
+  g.memtable_bytes = st.memtable_bytes;
+  g.pending_compaction_bytes = st.pending_compaction_bytes;
+  g.estimated_clicks = st.estimated_clicks;
+  g.storage_writable = st.writable;
+  g.storage_write_stops = st.write_stops;
+  g.storage_recoveries = st.recoveries;
+  g.outbox_pending = s_.postbacks->pending();
+  g.outbox_in_flight = s_.postbacks->in_flight();
+  g.uptime_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - s_.started).count();
+  Response res(http::status::ok, version);
+  res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = s_.metrics->Render(g);
+  res.prepare_payload();
+  return res;
 }
 
 void AdminHandler::WriteAudit(storage::AuditRecord&& record, const Response& response) {
@@ -219,23 +224,16 @@ void AdminHandler::WriteAudit(storage::AuditRecord&& record, const Response& res
                                              {"error", st.ToString()}});
 }
 
-Response AdminHandler::HandleApi(const Request& req, std::string_view path,
-                                 std::string_view query) {
+Response AdminHandler::HandleApi(const Request& req, const RouteMatch& match) {
   const unsigned version = req.version();
-  std::vector<std::string_view> parts;  // "api", ...
-  for (absl::string_view part : absl::StrSplit(ToAbsl(path.substr(1)), '/'))
-    parts.push_back(ToStd(part));
+  if (match.call == AdminCall::kNone)
+    return JsonError(version, http::status::not_found, "not_found");
+  if (!match.allowed) return MethodNotAllowed(version, match.allow);
   const http::verb method = req.method();
-  auto not_allowed = [&](std::string_view allow) {
-    Response res = JsonError(version, http::status::method_not_allowed, "method_not_allowed");
-    res.set(http::field::allow, allow);
-    return res;
-  };
-
-  if (parts.size() >= 2 && (parts[1] == "offers" || parts[1] == "affiliates")) {
-    bool offers = parts[1] == "offers";
-    if (parts.size() == 2 || (parts.size() == 3 && parts[2].empty())) {
-      if (method != http::verb::get) return not_allowed("GET");
+  switch (match.call) {
+    case AdminCall::kOffers:
+    case AdminCall::kAffiliates: {
+      const bool offers = match.call == AdminCall::kOffers;
       std::shared_ptr<const Catalog> cat = s_.catalog->Snapshot();
       std::map<std::string_view, json::object> sorted;
       json::array items;
@@ -249,80 +247,52 @@ Response AdminHandler::HandleApi(const Request& req, std::string_view path,
       out[offers ? "offers" : "affiliates"] = std::move(items);
       return Json(version, out);
     }
-    if (parts.size() != 3) return JsonError(version, http::status::not_found, "not_found");
-    std::string_view id = parts[2];
-    if (method == http::verb::put) return offers ? PutOffer(req, id) : PutAffiliate(req, id);
-    if (method != http::verb::get) return not_allowed("GET, PUT");
-    std::shared_ptr<const Catalog> cat = s_.catalog->Snapshot();
-    if (offers) {
-      const Offer* o = cat->FindOffer(id);
+    case AdminCall::kOffer: {
+      if (method == http::verb::put) return PutOffer(req, match.id);
+      std::shared_ptr<const Catalog> cat = s_.catalog->Snapshot();
+      const Offer* o = cat->FindOffer(match.id);
       if (o == nullptr) return JsonError(version, http::status::not_found, "unknown_offer");
       return Json(version, OfferToJson(*o));
     }
-    const Affiliate* a = cat->FindAffiliate(id);
-    if (a == nullptr) return JsonError(version, http::status::not_found, "unknown_affiliate");
-    return Json(version, AffiliateToJson(*a));
-  }
-  if (parts.size() == 3 && parts[1] == "clicks") {
-    if (method != http::verb::get) return not_allowed("GET");
-    return GetClick(req, parts[2]);
-  }
-  if (parts.size() == 3 && parts[1] == "conversions") {
-    if (method != http::verb::get) return not_allowed("GET");
-    return GetConversion(req, parts[2]);
-  }
-  if (parts.size() == 4 && parts[1] == "conversions" && parts[3] == "status") {
-    if (method != http::verb::post) return not_allowed("POST");
-    return ChangeStatus(req, parts[2]);
-  }
-  if (parts.size() == 2 && parts[1] == "ledger") {
-    if (method != http::verb::get) return not_allowed("GET");
-    return GetLedger(req, query);
-  }
-  if (parts.size() == 3 && parts[1] == "balances") {
-    if (method != http::verb::get) return not_allowed("GET");
-    return GetBalances(req, parts[2]);
-  }
-  if (parts.size() == 2 && parts[1] == "payouts") {
-    if (method == http::verb::get) return ListPayouts(req);
-    if (method != http::verb::post) return not_allowed("GET, POST");
-    return CreatePayout(req);
-  }
-  if (parts.size() == 3 && parts[1] == "outbox") {
-    if (method != http::verb::get) return not_allowed("GET");
-    return GetOutboxEntry(req, parts[2]);
-  }
-  if (parts.size() == 4 && parts[1] == "outbox" && parts[3] == "retry") {
-    if (method != http::verb::post) return not_allowed("POST");
-    return RetryOutbox(req, parts[2]);
-  }
-  if (parts.size() == 2 && parts[1] == "backup") {
-    if (method != http::verb::post) return not_allowed("POST");
-    return Backup(req);
-  }
-  if (parts.size() == 2 && parts[1] == "stats") {
-    if (method != http::verb::get) return not_allowed("GET");
-    return Stats(req);
-  }
-  if (parts.size() == 3 && parts[1] == "payouts") {
-    if (method != http::verb::get) return not_allowed("GET");
-    return GetPayout(req, parts[2]);
-  }
-  if (parts.size() == 2 && parts[1] == "outbox") {
-    if (method != http::verb::get) return not_allowed("GET");
-    return ListOutbox(req, query);
-  }
-  if (parts.size() == 2 && parts[1] == "verify") {
-    if (method != http::verb::get && method != http::verb::post) return not_allowed("GET, POST");
-    return Verify(req);
-  }
-  if (parts.size() == 2 && parts[1] == "report") {
-    if (method != http::verb::get) return not_allowed("GET");
-    return GetReport(req, query);
-  }
-  if (parts.size() == 2 && parts[1] == "audit") {
-    if (method != http::verb::get) return not_allowed("GET");
-    return GetAudit(req, query);
+    case AdminCall::kAffiliate: {
+      if (method == http::verb::put) return PutAffiliate(req, match.id);
+      std::shared_ptr<const Catalog> cat = s_.catalog->Snapshot();
+      const Affiliate* a = cat->FindAffiliate(match.id);
+      if (a == nullptr) return JsonError(version, http::status::not_found, "unknown_affiliate");
+      return Json(version, AffiliateToJson(*a));
+    }
+    case AdminCall::kClick:
+      return GetClick(req, match.id);
+    case AdminCall::kConversion:
+      return GetConversion(req, match.id);
+    case AdminCall::kConversionStatus:
+      return ChangeStatus(req, match.id);
+    case AdminCall::kLedger:
+      return GetLedger(req, match.query);
+    case AdminCall::kBalances:
+      return GetBalances(req, match.id);
+    case AdminCall::kPayouts:
+      return method == http::verb::get ? ListPayouts(req) : CreatePayout(req);
+    case AdminCall::kPayout:
+      return GetPayout(req, match.id);
+    case AdminCall::kOutbox:
+      return ListOutbox(req, match.query);
+    case AdminCall::kOutboxEntry:
+      return GetOutboxEntry(req, match.id);
+    case AdminCall::kOutboxRetry:
+      return RetryOutbox(req, match.id);
+    case AdminCall::kBackup:
+      return Backup(req);
+    case AdminCall::kStats:
+      return Stats(req);
+    case AdminCall::kVerify:
+      return Verify(req);
+    case AdminCall::kReport:
+      return GetReport(req, match.query);
+    case AdminCall::kAudit:
+      return GetAudit(req, match.query);
+    case AdminCall::kNone:
+      break;
   }
   return JsonError(version, http::status::not_found, "not_found");
 }

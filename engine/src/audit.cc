@@ -6,6 +6,7 @@
 #include "attribution/sv.h"
 #include "boost/json/parse.hpp"
 #include "boost/json/value.hpp"
+#include "engine/routes.h"
 #include "engine/url.h"
 
 namespace ricochet::engine {
@@ -27,7 +28,7 @@ std::string RecordedText(std::string_view s, size_t n, std::string_view admin_to
 }  // namespace
 
 bool IsAuditedCall(const Request& request, std::string_view path) {
-  if (path != "/api" && path.substr(0, 5) != "/api/") return false;
+  if (MatchRoute(Listener::kAdmin, request.method(), path).route != Route::kAdminApi) return false;
   return request.method() != http::verb::get && request.method() != http::verb::head;
 }
 

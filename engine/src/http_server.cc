@@ -43,6 +43,12 @@ Response JsonError(unsigned version, http::status status, std::string_view reaso
   return JsonResponse(version, status, std::move(body));
 }
 
+Response MethodNotAllowed(unsigned version, std::string_view allow) {
+  Response res = JsonError(version, http::status::method_not_allowed, "method_not_allowed");
+  res.set(http::field::allow, allow);
+  return res;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;

@@ -10,6 +10,7 @@
 #include "engine/handlers.h"
 #include "engine/net.h"
 #include "engine/postback_params.h"
+#include "engine/routes.h"
 #include "engine/url.h"
 
 namespace ricochet::engine {
@@ -74,12 +75,6 @@ Response NotFound(unsigned version, std::string_view reason) {
   return JsonError(version, http::status::not_found, reason);
 }
 
-Response MethodNotAllowed(unsigned version, std::string_view allow) {
-  Response res = JsonError(version, http::status::method_not_allowed, "method_not_allowed");
-  res.set(http::field::allow, allow);
-  return res;
-}
-
 }  // namespace
 
 uint64_t TrackingHandler::Rng::Next() {
@@ -117,23 +112,10 @@ std::string ClientIp(const Request& req, const RequestContext& ctx,
   return ResolveClientIp(ctx.peer, forwarded, trusted);
 }
 
-bool HandleHealth(const Services& s, const Request& req, std::string_view path,
-                  Responder& respond) {
-  Route route;
-  if (path == "/healthz") {
-    route = Route::kHealthz;
-  } else if (path == "/readyz") {
-    route = Route::kReadyz;
-  } else {
-    return false;
-  }
-  if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    respond.Send(route, MethodNotAllowed(req.version(), "GET, HEAD"));
-    return true;
-  }
+void HandleHealth(const Services& s, const Request& req, Route route, Responder& respond) {
   if (route == Route::kHealthz) {
     respond.Send(route, JsonResponse(req.version(), http::status::ok, R"({"status":"ok"})"));
-    return true;
+    return;
   }
   auto steady_ms = [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -145,11 +127,11 @@ bool HandleHealth(const Services& s, const Request& req, std::string_view path,
     s.readiness->last_ok_ms.store(INT64_MIN / 2, std::memory_order_relaxed);
     respond.Send(
         route, JsonError(req.version(), http::status::service_unavailable, "storage_unavailable"));
-    return true;
+    return;
   }
   if (steady_ms() - s.readiness->last_ok_ms.load(std::memory_order_relaxed) < Readiness::kCacheMs) {
     respond.Send(route, JsonResponse(req.version(), http::status::ok, R"({"status":"ready"})"));
-    return true;
+    return;
   }
   boost::asio::post(*s.blocking_pool, [store = s.store, readiness = s.readiness, steady_ms,
                                        version = req.version(), r = std::move(respond)]() mutable {
@@ -162,38 +144,32 @@ bool HandleHealth(const Services& s, const Request& req, std::string_view path,
              JsonError(version, http::status::service_unavailable, "storage_unavailable"));
     }
   });
-  return true;
 }
 
 void TrackingHandler::Handle(Request&& req, const RequestContext& ctx, Responder respond) {
-  std::string_view path, query;
-  SplitTarget(req.target(), &path, &query);
-  if (path.size() > 3 && path.substr(0, 3) == "/c/") {
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
-      respond.Send(Route::kClick, MethodNotAllowed(req.version(), "GET, HEAD"));
-      return;
-    }
-    respond.Send(Route::kClick, HandleClick(req, ctx, path.substr(3)));
+  const RouteMatch match = MatchRoute(Listener::kPublic, req.method(), req.target());
+  if (match.route != Route::kNotFound && !match.allowed) {
+    respond.Send(match.route, MethodNotAllowed(req.version(), match.allow));
     return;
   }
-  if (path == "/postback") {
-    if (req.method() != http::verb::get && req.method() != http::verb::post) {
-      respond.Send(Route::kPostback, MethodNotAllowed(req.version(), "GET, POST"));
+  switch (match.route) {
+    case Route::kClick:
+      respond.Send(Route::kClick, HandleClick(req, ctx, match.id));
       return;
-    }
-    HandlePostback(std::move(req), std::move(respond));
-    return;
-  }
-  if (path == "/p.gif") {
-    if (req.method() != http::verb::get) {
-      respond.Send(Route::kPixel, MethodNotAllowed(req.version(), "GET"));
+    case Route::kPostback:
+      HandlePostback(std::move(req), std::move(respond));
       return;
-    }
-    HandlePixel(std::move(req), std::move(respond));
-    return;
+    case Route::kPixel:
+      HandlePixel(std::move(req), std::move(respond));
+      return;
+    case Route::kHealthz:
+    case Route::kReadyz:
+      HandleHealth(s_, req, match.route, respond);
+      return;
+    default:  // kNotFound: MatchRoute gives the public listener no other route
+      respond.Send(Route::kNotFound, NotFound(req.version(), "not_found"));
+      return;
   }
-  if (HandleHealth(s_, req, path, respond)) return;
-  respond.Send(Route::kNotFound, NotFound(req.version(), "not_found"));
 }
 
 void TrackingHandler::HandlePostback(Request&& req, Responder respond) {

@@ -1,5 +1,6 @@
-// Request handlers of the two listeners. Routing and validation live here; they do no socket
-// I/O (the session does) and no RocksDB calls on the I/O thread (the blocking pool does).
+// Request handlers of the two listeners. They dispatch on MatchRoute (engine/routes.h) and
+// validate; they do no socket I/O (the session does) and no RocksDB calls on the I/O thread (the
+// blocking pool does).
 #ifndef RICOCHET_ENGINE_HANDLERS_H_
 #define RICOCHET_ENGINE_HANDLERS_H_
 
@@ -8,6 +9,7 @@
 
 #include "engine/http_server.h"
 #include "engine/net.h"
+#include "engine/routes.h"
 #include "engine/services.h"
 #include "storage/records.h"
 
@@ -41,8 +43,11 @@ class AdminHandler final : public Handler {
   void Handle(Request&& request, const RequestContext& context, Responder respond) override;
 
  private:
+  // /metrics, on the I/O thread: atomic counters and RocksDB properties only.
+  Response RenderMetrics(unsigned version);
   // Runs on the blocking pool.
-  Response HandleApi(const Request& request, std::string_view path, std::string_view query);
+  // `match` is MatchRoute's answer for `request` (route kAdminApi), the token already checked.
+  Response HandleApi(const Request& request, const RouteMatch& match);
   Response PutOffer(const Request& request, std::string_view id);
   Response PutAffiliate(const Request& request, std::string_view id);
   Response GetClick(const Request& request, std::string_view id);
@@ -72,10 +77,10 @@ class AdminHandler final : public Handler {
 std::string ClientIp(const Request& request, const RequestContext& context,
                      const std::vector<Cidr>& trusted);
 
-// /healthz and /readyz, shared by both listeners. Readiness does a synced probe write on the
-// blocking pool.
-bool HandleHealth(const Services& s, const Request& request, std::string_view path,
-                  Responder& respond);
+// /healthz and /readyz (`route` kHealthz or kReadyz, the method already allowed by
+// MatchRoute), shared by both listeners. Readiness does a synced probe write on the blocking
+// pool.
+void HandleHealth(const Services& s, const Request& request, Route route, Responder& respond);
 
 }  // namespace ricochet::engine
 

@@ -114,6 +114,8 @@ class HttpServer {
 Response JsonError(unsigned version, boost::beast::http::status status, std::string_view reason,
                    std::string_view extra_fields = "");
 Response JsonResponse(unsigned version, boost::beast::http::status status, std::string body);
+// 405 {"reason":"method_not_allowed"} with `allow` as its Allow header.
+Response MethodNotAllowed(unsigned version, std::string_view allow);
 
 }  // namespace ricochet::engine
 
