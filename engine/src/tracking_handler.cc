@@ -154,7 +154,7 @@ void TrackingHandler::Handle(Request&& req, const RequestContext& ctx, Responder
   }
   switch (match.route) {
     case Route::kClick:
-      respond.Send(Route::kClick, HandleClick(req, ctx, match.id));
+      respond.Send(Route::kClick, HandleClick(req, ctx, match.id, match.query));
       return;
     case Route::kPostback:
       HandlePostback(std::move(req), std::move(respond));
@@ -254,17 +254,12 @@ void TrackingHandler::HandlePixel(Request&& req, Responder respond) {
 }
 
 Response TrackingHandler::HandleClick(const Request& req, const RequestContext& ctx,
-                                      std::string_view offer_id) {
+                                      std::string_view offer_id, std::string_view query) {
   const unsigned version = req.version();
   if (!IsValidId(offer_id)) return NotFound(version, "unknown_offer");
   const Catalog& catalog = s_.catalog->Current(ctx.worker);
   const Offer* offer = catalog.FindOffer(offer_id);
   if (offer == nullptr) return NotFound(version, "unknown_offer");
-
-  std::string_view target = req.target();
-  size_t q = target.find('?');
-  std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-  if (size_t hash = query.find('#'); hash != std::string_view::npos) query = query.substr(0, hash);
 
   std::array<std::string, kParamCount> params;
   std::array<int, kParamCount> ranks;

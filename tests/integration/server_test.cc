@@ -148,6 +148,21 @@ TEST_CASE("click parameter aliases", "[click]") {
   CHECK(Param(r.header("location"), "s1") == "canon");
 }
 
+TEST_CASE("a fragment in the click target is not part of the query", "[click]") {
+  TempDir dir;
+  Server s(dir.path());
+  s.PutOffer("o", R"({"url":"https://x.example/?a={aff_id}&s1={sub1}"})");
+  s.PutAffiliate("p1", "{}");
+  s.PutAffiliate("p2", "{}");
+  // Browsers never send one; a client that does must not smuggle parameters through it.
+  HttpResult r = s.Get("/c/o?aff=p1&sub1=x#frag?aff=p2&sub1=y");
+  REQUIRE(r.status == 302);
+  CHECK(r.header("location") == "https://x.example/?a=p1&s1=x");
+  r = s.Get("/c/o#frag?aff=p2");
+  CHECK(r.status == 404);
+  CHECK(r.body == R"({"reason":"unknown_affiliate"})");
+}
+
 TEST_CASE("unknown and paused offers and affiliates", "[click]") {
   TempDir dir;
   Server s(dir.path());

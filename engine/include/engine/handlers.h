@@ -21,9 +21,10 @@ class TrackingHandler final : public Handler {
   explicit TrackingHandler(const Services& services);
   void Handle(Request&& request, const RequestContext& context, Responder respond) override;
 
-  // The click route, synchronous; exposed for tests and benchmarks.
+  // The click route, synchronous; exposed for tests and benchmarks. `offer_id` and `query` are
+  // the route's (MatchRoute): a fragment, and any '?' inside it, is not part of the query.
   Response HandleClick(const Request& request, const RequestContext& context,
-                       std::string_view offer_id);
+                       std::string_view offer_id, std::string_view query);
   void HandlePostback(Request&& request, Responder respond);
   void HandlePixel(Request&& request, Responder respond);
 
