@@ -5,7 +5,6 @@
 #define RICOCHET_TESTS_TMPFS_MOUNT_H_
 
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -13,44 +12,39 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
 #include <thread>
 
 #include "catch2/catch.hpp"
+#include "temp_dir.h"
 
 namespace ricochet::testing {
 
 class TmpfsMount {
  public:
   explicit TmpfsMount(uint64_t megabytes) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ricochet-tmpfs-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) {
-      reason_ = std::string("mkdtemp: ") + std::strerror(errno);
-      return;
-    }
-    path_ = tmpl;
     const std::string options = "size=" + std::to_string(megabytes) + "m,mode=0700";
-    if (::mount("tmpfs", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
-      reason_ = "mount -t tmpfs -o " + options + " " + path_ + ": " + std::strerror(errno);
+    if (::mount("tmpfs", path().c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
+      reason_ = "mount -t tmpfs -o " + options + " " + path() + ": " + std::strerror(errno);
       return;
     }
     mounted_ = true;
   }
-  ~TmpfsMount() {
-    if (mounted_ && ::umount(path_.c_str()) != 0) {
-      ::umount2(path_.c_str(), MNT_DETACH);  // still busy: detach now, freed when unused
+  ~TmpfsMount() {  // then dir_ removes the (now empty) mount point
+    if (mounted_ && ::umount(path().c_str()) != 0) {
+      ::umount2(path().c_str(), MNT_DETACH);  // still busy: detach now, freed when unused
     }
-    if (!path_.empty()) ::rmdir(path_.c_str());
   }
   TmpfsMount(const TmpfsMount&) = delete;
   TmpfsMount& operator=(const TmpfsMount&) = delete;
 
   bool ok() const { return mounted_; }
   const std::string& reason() const { return reason_; }
-  const std::string& path() const { return path_; }
-  std::string filler() const { return path_ + "/zz-filler"; }
+  const std::string& path() const { return dir_.path(); }
+  std::string filler() const { return path() + "/zz-filler"; }
 
   // Appends to the filler file until the file system refuses more (ENOSPC), in ever smaller
   // pieces, so that not even a page is left. Returns the bytes added. Call again after the
@@ -83,12 +77,12 @@ class TmpfsMount {
   void Unfill() const { ::unlink(filler().c_str()); }
   uint64_t AvailableBytes() const {
     struct statvfs st;
-    if (::statvfs(path_.c_str(), &st) != 0) return 0;
+    if (::statvfs(path().c_str(), &st) != 0) return 0;
     return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
   }
 
  private:
-  std::string path_;
+  TempDir dir_;  // the mount point
   std::string reason_;
   bool mounted_ = false;
 };
@@ -97,6 +91,11 @@ class TmpfsMount {
 // when the tmpfs could not be mounted.
 inline bool MountedOrSkip(const TmpfsMount& mnt) {
   if (mnt.ok()) return true;
+  // tools/test.sh sets this when it runs as root: there a skip would hide a broken test.
+  const char* required = std::getenv("RICOCHET_REQUIRE_DISKFULL");
+  if (required != nullptr && std::string(required) == "1") {
+    FAIL("RICOCHET_REQUIRE_DISKFULL=1 but the tmpfs could not be mounted: " << mnt.reason());
+  }
   WARN("SKIPPED [diskfull]: cannot mount a tmpfs (needs root): " << mnt.reason());
   return false;
 }

@@ -13,6 +13,8 @@ quick=0
 
 bash tools/setup.sh
 jobs="${JOBS:-2}"
+# As root the disk-full tests can mount their tmpfs: there a skip would hide a broken test.
+if [ "$(id -u)" -eq 0 ]; then export RICOCHET_REQUIRE_DISKFULL=1; fi
 
 echo "== Release build"
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null

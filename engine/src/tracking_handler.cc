@@ -157,10 +157,10 @@ void TrackingHandler::Handle(Request&& req, const RequestContext& ctx, Responder
       respond.Send(Route::kClick, HandleClick(req, ctx, match.id, match.query));
       return;
     case Route::kPostback:
-      HandlePostback(std::move(req), std::move(respond));
+      HandlePostback(std::move(req), match.query, std::move(respond));
       return;
     case Route::kPixel:
-      HandlePixel(std::move(req), std::move(respond));
+      HandlePixel(std::move(req), match.query, std::move(respond));
       return;
     case Route::kHealthz:
     case Route::kReadyz:
@@ -172,9 +172,7 @@ void TrackingHandler::Handle(Request&& req, const RequestContext& ctx, Responder
   }
 }
 
-void TrackingHandler::HandlePostback(Request&& req, Responder respond) {
-  std::string_view path, query;
-  SplitTarget(req.target(), &path, &query);
+void TrackingHandler::HandlePostback(Request&& req, std::string_view query, Responder respond) {
   BodyKind kind = BodyKind::kNone;
   if (req.method() == http::verb::post) {
     std::string_view ct;
@@ -199,9 +197,7 @@ void TrackingHandler::HandlePostback(Request&& req, Responder respond) {
       });
 }
 
-void TrackingHandler::HandlePixel(Request&& req, Responder respond) {
-  std::string_view path, query;
-  SplitTarget(req.target(), &path, &query);
+void TrackingHandler::HandlePixel(Request&& req, std::string_view query, Responder respond) {
   absl::StatusOr<PostbackParams> parsed = ParsePostbackParams(query, BodyKind::kNone, "");
   PostbackParams p = parsed.ok() ? *std::move(parsed) : PostbackParams{};
   // Only what a page may say: offer, event, amount, currency, order. The click comes from the

@@ -314,10 +314,12 @@ void StoreImpl::TryRecover() {
     }
   }
   if (s.ok()) {
-    // Proves the WAL takes a synced write again; a failure stops writes anew (the listener).
+    // Proves the WAL takes a synced write again. A failure stops writes anew: the listener
+    // usually says so, and an I/O error it did not report is treated as Write() treats it.
     rocksdb::WriteOptions wo;
     wo.sync = true;
     s = db->Put(wo, cfs[kMetaCf], "ready_probe", "1");
+    if (!s.ok() && s.IsIOError()) MarkStopped(s, /*wal=*/true);
   }
   if (!s.ok()) return;
   StoreHealthChange change;

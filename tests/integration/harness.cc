@@ -68,11 +68,28 @@ pid_t Spawn(const std::vector<std::string>& args, int stderr_fd) {
   return pid;
 }
 
+int ExitCode(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
 int WaitExit(pid_t pid) {
   int status = 0;
   waitpid(pid, &status, 0);
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return ExitCode(status);
+}
+
+// WaitExit for at most `limit`; -1 (and the process killed) when it was still running.
+int WaitExit(pid_t pid, std::chrono::milliseconds limit) {
+  int status = 0;
+  for (auto end = std::chrono::steady_clock::now() + limit;
+       std::chrono::steady_clock::now() < end;) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return ExitCode(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
   return -1;
 }
 
@@ -254,6 +271,15 @@ boost::json::object OfferReportRow(const Server& s, const std::string& offer) {
   return {};
 }
 
+bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
 int64_t MetricValue(const Server& s, const std::string& series) {
   HttpResult m = Http(s.admin_port(), "GET", "/metrics");
   REQUIRE(m.status == 200);
@@ -296,11 +322,12 @@ std::string RawExchange(int port, const std::string& bytes, int timeout_ms) {
   return RawExchange(port, bytes, timeout_ms, nullptr);
 }
 
-int RunBinary(const std::vector<std::string>& args, std::string* stderr_out) {
+int RunBinary(const std::vector<std::string>& args, std::string* stderr_out,
+              std::chrono::milliseconds limit) {
   char path[] = "/tmp/ricochet-stderr-XXXXXX";
   int fd = mkstemp(path);
   pid_t pid = Spawn(args, fd);
-  int rc = WaitExit(pid);
+  int rc = WaitExit(pid, limit);
   lseek(fd, 0, SEEK_SET);
   std::string err;
   char buf[4096];

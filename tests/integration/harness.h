@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -89,12 +91,18 @@ int ConnectLoopback(int port);
 // the offer has none.
 boost::json::object OfferReportRow(const Server& s, const std::string& offer);
 
+// Polls `done` every 20 ms for up to `limit`; true as soon as it holds.
+bool Eventually(const std::function<bool()>& done,
+                std::chrono::milliseconds limit = std::chrono::milliseconds(10'000));
+
 // The value of one series of GET /metrics (e.g. `ricochet_clicks_total{class="unique"}`), or -1
 // when the server does not list it.
 int64_t MetricValue(const Server& s, const std::string& series);
 
-// Runs ricochet with `args` to completion; returns exit code and captures stderr.
-int RunBinary(const std::vector<std::string>& args, std::string* stderr_out);
+// Runs ricochet with `args` to completion; returns exit code and captures stderr. A run longer
+// than `limit` is killed and returns -1.
+int RunBinary(const std::vector<std::string>& args, std::string* stderr_out,
+              std::chrono::milliseconds limit = std::chrono::milliseconds(60'000));
 
 // Counts "HTTP/1.1 " status lines in a raw response stream.
 int CountResponses(const std::string& raw);

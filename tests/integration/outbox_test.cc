@@ -20,16 +20,6 @@ namespace {
 
 json::value J(const std::string& s) { return json::parse(s); }
 
-// Polls `done` every 20 ms for up to 10 s.
-bool Eventually(const std::function<bool()>& done) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
-
 json::array Outbox(const Server& s, const std::string& state) {
   HttpResult r = s.Api("GET", "/api/outbox?state=" + state);
   REQUIRE(r.status == 200);

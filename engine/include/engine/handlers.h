@@ -25,8 +25,9 @@ class TrackingHandler final : public Handler {
   // the route's (MatchRoute): a fragment, and any '?' inside it, is not part of the query.
   Response HandleClick(const Request& request, const RequestContext& context,
                        std::string_view offer_id, std::string_view query);
-  void HandlePostback(Request&& request, Responder respond);
-  void HandlePixel(Request&& request, Responder respond);
+  // `query` is the route's (MatchRoute), a view into the request's target.
+  void HandlePostback(Request&& request, std::string_view query, Responder respond);
+  void HandlePixel(Request&& request, std::string_view query, Responder respond);
 
  private:
   struct alignas(64) Rng {
