@@ -3,6 +3,7 @@
 //
 //   click_loader --data DIR --clicks N [--batch 20000] [--offer ID] [--affiliate ID]
 //                [--offers 50] [--affiliates 1000] [--days 30]
+//                [--dedupe-window-s 86400] [--lookback-days 30]
 //
 // Clicks are spread evenly over the last `days` days, oldest first, as a server that has been
 // running that long would have written them. Ids are unique 32-character strings laid out like
@@ -40,12 +41,17 @@ struct Flags {
   int offers = 50;
   int affiliates = 1000;
   int days = 30;
+  // The index horizons the server sets for its offers (Store::SetIndexHorizons); the defaults
+  // are an offer's defaults, those of the benchmark's demo offer.
+  int64_t dedupe_window_s = 86'400;
+  int64_t lookback_days = 30;
 };
 
 [[noreturn]] void Usage(const std::string& msg) {
   std::fprintf(stderr,
                "click_loader: %s\nusage: click_loader --data DIR --clicks N [--batch N] "
-               "[--offer ID] [--affiliate ID] [--offers N] [--affiliates N] [--days N]\n",
+               "[--offer ID] [--affiliate ID] [--offers N] [--affiliates N] [--days N] "
+               "[--dedupe-window-s S] [--lookback-days N]\n",
                msg.c_str());
   std::exit(2);
 }
@@ -82,6 +88,10 @@ Flags ParseFlags(int argc, char** argv) {
       f.affiliates = static_cast<int>(ParseCount(a, v, 1, 10'000'000));
     } else if (a == "--days") {
       f.days = static_cast<int>(ParseCount(a, v, 1, 3650));
+    } else if (a == "--dedupe-window-s") {
+      f.dedupe_window_s = ParseCount(a, v, 0, 366 * 86'400);
+    } else if (a == "--lookback-days") {
+      f.lookback_days = ParseCount(a, v, 1, 3650);
     } else {
       Usage("unknown flag " + a);
     }
@@ -207,6 +217,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "click_loader: %s\n", std::string(store.status().message()).c_str());
     return 1;
   }
+  // As the server does: compactions drop the dedupe slots and visitor entries that no offer's
+  // window reaches, so the database looks like one a server wrote over `days` days.
+  (*store)->SetIndexHorizons(flags.dedupe_window_s, flags.lookback_days * 86'400);
 
   const auto start = std::chrono::steady_clock::now();
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -311,6 +311,7 @@ Response AdminHandler::PutOffer(const Request& req, std::string_view id) {
   auto next = std::make_shared<Catalog>(*s_.catalog->Snapshot());
   std::string key = offer.id;  // the right side of = is evaluated first and moves offer.id
   next->offers[key] = std::make_shared<const Offer>(std::move(offer));
+  s_.store->SetIndexHorizons(next->DedupeHorizonSeconds(), next->VisitorHorizonSeconds());
   s_.catalog->Publish(std::move(next));
   return Json(req.version(), stored);
 }

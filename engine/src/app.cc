@@ -124,6 +124,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   absl::StatusOr<std::shared_ptr<const Catalog>> catalog =
       LoadCatalog(*app->store_, app->log_, c.retention_days);
   if (!catalog.ok()) return catalog.status();
+  app->store_->SetIndexHorizons((*catalog)->DedupeHorizonSeconds(),
+                                (*catalog)->VisitorHorizonSeconds());
   app->catalog_ = std::make_unique<CatalogHolder>(*catalog, static_cast<size_t>(c.threads));
 
   app->metrics_ = std::make_unique<Metrics>(static_cast<size_t>(c.threads));

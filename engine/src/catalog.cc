@@ -403,6 +403,18 @@ const Offer* Catalog::FindOffer(std::string_view id) const {
   return it == offers.end() ? nullptr : it->second.get();
 }
 
+int64_t Catalog::DedupeHorizonSeconds() const {
+  int64_t s = 0;
+  for (const auto& [id, offer] : offers) s = std::max(s, offer->dedupe_window_s);
+  return s;
+}
+
+int64_t Catalog::VisitorHorizonSeconds() const {
+  int64_t s = 0;
+  for (const auto& [id, offer] : offers) s = std::max(s, offer->lookback_days * 86400);
+  return s;
+}
+
 const Affiliate* Catalog::FindAffiliate(std::string_view id) const {
   auto it = affiliates.find(id);
   return it == affiliates.end() ? nullptr : it->second.get();

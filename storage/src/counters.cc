@@ -1,5 +1,6 @@
 #include "counters.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 
@@ -49,21 +50,27 @@ class RetentionFilter final : public rocksdb::CompactionFilter {
 
 class RetentionFilterFactory final : public rocksdb::CompactionFilterFactory {
  public:
-  RetentionFilterFactory(int retention_days, TimeIn where)
-      : retention_ms_(static_cast<int64_t>(retention_days) * 86'400'000), where_(where) {}
+  RetentionFilterFactory(int retention_days, TimeIn where,
+                         std::shared_ptr<const std::atomic<int64_t>> horizon_ms)
+      : retention_ms_(static_cast<int64_t>(retention_days) * 86'400'000),
+        where_(where),
+        horizon_ms_(std::move(horizon_ms)) {}
 
   std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
       const rocksdb::CompactionFilter::Context& context) override {
     int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-    return std::make_unique<RetentionFilter>(now_ms - retention_ms_, where_);
+    int64_t keep_ms = retention_ms_;
+    if (horizon_ms_) keep_ms = std::min(keep_ms, horizon_ms_->load(std::memory_order_relaxed));
+    return std::make_unique<RetentionFilter>(now_ms - keep_ms, where_);
   }
   const char* Name() const override { return "ricochet.RetentionFactory"; }
 
  private:
   int64_t retention_ms_;
   TimeIn where_;
+  std::shared_ptr<const std::atomic<int64_t>> horizon_ms_;
 };
 
 }  // namespace
@@ -72,9 +79,9 @@ std::shared_ptr<rocksdb::MergeOperator> NewCounterMergeOperator() {
   return std::make_shared<CounterMergeOperator>();
 }
 
-std::shared_ptr<rocksdb::CompactionFilterFactory> NewRetentionFilterFactory(int retention_days,
-                                                                            TimeIn where) {
-  return std::make_shared<RetentionFilterFactory>(retention_days, where);
+std::shared_ptr<rocksdb::CompactionFilterFactory> NewRetentionFilterFactory(
+    int retention_days, TimeIn where, std::shared_ptr<const std::atomic<int64_t>> horizon_ms) {
+  return std::make_shared<RetentionFilterFactory>(retention_days, where, std::move(horizon_ms));
 }
 
 }  // namespace ricochet::storage

@@ -2,6 +2,8 @@
 #ifndef RICOCHET_STORAGE_COUNTERS_H_
 #define RICOCHET_STORAGE_COUNTERS_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 
 #include "rocksdb/compaction_filter.h"
@@ -19,8 +21,11 @@ enum class TimeIn { kKeyPrefix, kKeySuffix, kValue };
 
 // Drops rows whose big-endian millisecond time (found as `where` says) is older than
 // `retention_days` at the time the compaction starts. Rows too short to carry a time are kept.
-std::shared_ptr<rocksdb::CompactionFilterFactory> NewRetentionFilterFactory(int retention_days,
-                                                                            TimeIn where);
+// With `horizon_ms`, rows older than that many milliseconds go too (read at each compaction's
+// start; it may change at any time).
+std::shared_ptr<rocksdb::CompactionFilterFactory> NewRetentionFilterFactory(
+    int retention_days, TimeIn where,
+    std::shared_ptr<const std::atomic<int64_t>> horizon_ms = nullptr);
 
 }  // namespace ricochet::storage
 

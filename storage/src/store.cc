@@ -84,6 +84,12 @@ class StoreImpl {
   rocksdb::DBOptions db_options;  // kept to reopen the database
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   std::atomic<uint64_t> wal_syncs{0};
+  // SetIndexHorizons: how long dedupe slots and visitor entries can still matter, in ms; read
+  // by their retention filters at each compaction. The retention until the server sets them.
+  std::shared_ptr<std::atomic<int64_t>> dedupe_horizon_ms =
+      std::make_shared<std::atomic<int64_t>>(INT64_MAX);
+  std::shared_ptr<std::atomic<int64_t>> visitors_horizon_ms =
+      std::make_shared<std::atomic<int64_t>>(INT64_MAX);
   // The audit trail's tail: AppendAudit continues from here.
   std::mutex audit_mu;
   uint64_t audit_seq = 0;     // guarded by audit_mu
@@ -453,8 +459,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         o.optimize_filters_for_hits = true;
         break;
       case kDedupeCf:
-        o.compaction_filter_factory =
-            NewRetentionFilterFactory(options.retention_days, TimeIn::kValue);
+        o.compaction_filter_factory = NewRetentionFilterFactory(
+            options.retention_days, TimeIn::kValue, impl->dedupe_horizon_ms);
         // Dedupe lookups are point reads of random keys: keep L0 small and filters hot.
         o.optimize_filters_for_hits = false;
         // Nearly every lookup misses (a new visitor): a memtable bloom filter answers those
@@ -464,8 +470,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         o.write_buffer_size = small_write_buffer;
         break;
       case kVisitorsCf:
-        o.compaction_filter_factory =
-            NewRetentionFilterFactory(options.retention_days, TimeIn::kKeySuffix);
+        o.compaction_filter_factory = NewRetentionFilterFactory(
+            options.retention_days, TimeIn::kKeySuffix, impl->visitors_horizon_ms);
         o.write_buffer_size = small_write_buffer;
         break;
       case kCountersCf:
@@ -800,6 +806,14 @@ absl::Status Store::CheckWritable() {
   DbRef db(*impl_);
   if (!db.ok()) return db.Closed();
   return PutSynced(db, kMetaCf, "ready_probe", "1", "ready probe");
+}
+
+void Store::SetIndexHorizons(int64_t dedupe_s, int64_t visitors_s) {
+  auto ms = [](int64_t s) {
+    return s >= INT64_MAX / 1000 ? INT64_MAX : std::max<int64_t>(s, 0) * 1000;
+  };
+  impl_->dedupe_horizon_ms->store(ms(dedupe_s), std::memory_order_relaxed);
+  impl_->visitors_horizon_ms->store(ms(visitors_s), std::memory_order_relaxed);
 }
 
 absl::Status Store::CompactAllForTest() {

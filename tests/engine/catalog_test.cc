@@ -77,4 +77,22 @@ TEST_CASE("catalog snapshots: readers see a new version after publish", "[catalo
   CHECK(holder.Current(1).FindOffer(std::string_view("o")) != nullptr);
 }
 
+TEST_CASE("index horizons: the longest dedupe window and lookback among the offers", "[catalog]") {
+  Catalog c;
+  CHECK(c.DedupeHorizonSeconds() == 0);
+  CHECK(c.VisitorHorizonSeconds() == 0);
+  Offer a, b;
+  FieldError e;
+  REQUIRE(ParseOffer(
+      "a", R"({"url":"https://x.example/","dedupe_window_s":3600,"lookback_days":45})", &a, &e));
+  REQUIRE(ParseOffer(
+      "b", R"({"url":"https://x.example/","dedupe_window_s":172800,"lookback_days":7})", &b, &e));
+  c.offers["a"] = std::make_shared<const Offer>(a);
+  CHECK(c.DedupeHorizonSeconds() == 3600);
+  CHECK(c.VisitorHorizonSeconds() == 45 * 86400);
+  c.offers["b"] = std::make_shared<const Offer>(b);
+  CHECK(c.DedupeHorizonSeconds() == 172800);
+  CHECK(c.VisitorHorizonSeconds() == 45 * 86400);
+}
+
 }  // namespace ricochet::engine

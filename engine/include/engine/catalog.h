@@ -89,6 +89,12 @@ struct Catalog {
 
   const Offer* FindOffer(std::string_view id) const;
   const Affiliate* FindAffiliate(std::string_view id) const;
+  // How far back, in seconds, a dedupe slot and a visitor index entry can still decide
+  // anything for these offers: the longest dedupe_window_s and the longest lookback_days.
+  // 0 without offers (no click is attributable then, so none takes a slot or an entry).
+  // For storage::Store::SetIndexHorizons.
+  int64_t DedupeHorizonSeconds() const;
+  int64_t VisitorHorizonSeconds() const;
 };
 
 // Publishes catalog versions to a fixed set of reader slots (one per I/O worker). A reader

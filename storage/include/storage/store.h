@@ -188,6 +188,12 @@ class Store {
   // An online, consistent copy of the database in `path` (which must not exist): hard links
   // where on the same file system, copies elsewhere.
   [[nodiscard]] absl::StatusOr<CheckpointInfo> Checkpoint(const std::string& path);
+  // How far back, in seconds, dedupe slots and visitor index entries can still decide anything:
+  // the server passes the longest dedupe_window_s and the longest lookback_days of its offers.
+  // Compactions drop older ones (and past retention_days, everything goes regardless), so
+  // these column families hold a window's worth of clicks, not the whole retention. Until the
+  // first call both are the retention. Thread-safe; applies from the next compaction on.
+  void SetIndexHorizons(int64_t dedupe_s, int64_t visitors_s);
   // Forces a full compaction (tests use it to prove retention).
   [[nodiscard]] absl::Status CompactAllForTest();
   StoreStats Stats();
