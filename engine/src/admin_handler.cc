@@ -588,17 +588,14 @@ Response AdminHandler::GetLedger(const Request& req, std::string_view query) {
     if (name == "from") from_s.assign(value);
     if (name == "to") to_s.assign(value);
   });
-  std::optional<int32_t> from =
-      from_s.empty() ? std::optional<int32_t>(INT32_MIN) : ParseDay(from_s);
-  std::optional<int32_t> to = to_s.empty() ? std::optional<int32_t>(INT32_MAX) : ParseDay(to_s);
-  if (!from || !to) {
-    return JsonError(req.version(), http::status::bad_request, "bad_date",
-                     R"("message":"from and to must be dates as YYYY-MM-DD")");
+  int32_t from = INT32_MIN, to = INT32_MAX;
+  if (std::optional<Response> bad = ParseDayRange(req.version(), from_s, to_s, &from, &to)) {
+    return std::move(*bad);
   }
   json::array entries;
   absl::Status st = s_.store->ScanLedger([&](const storage::LedgerEntry& e) {
     int32_t day = static_cast<int32_t>(e.time_ms / 86'400'000);
-    if ((!affiliate.empty() && e.affiliate != affiliate) || day < *from || day > *to) return true;
+    if ((!affiliate.empty() && e.affiliate != affiliate) || day < from || day > to) return true;
     entries.push_back({{"id", std::to_string(e.seq)},
                        {"conversion_id", e.conversion_id},
                        {"affiliate", e.affiliate},

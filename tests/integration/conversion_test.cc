@@ -132,6 +132,19 @@ TEST_CASE("postback results: created, duplicate, updated, conflict, bad_transiti
   CHECK(entries[2].at("amount").as_string() == "-1.02");
   json::array all = J(s.Api("GET", "/api/ledger").body).at("entries").as_array();
   for (size_t i = 1; i < all.size(); ++i) CHECK(all[i].at("prev_hash") == all[i - 1].at("hash"));
+  // Day filters: the entries are from today (UTC); other days hold none; bad ranges are 400s.
+  const std::string today = all[0].at("time").as_string().subview(0, 10);
+  CHECK(J(s.Api("GET", "/api/ledger?affiliate=a1&from=" + today + "&to=" + today).body)
+            .at("entries")
+            .as_array()
+            .size() == 4);
+  CHECK(J(s.Api("GET", "/api/ledger?to=2000-01-01").body).at("entries").as_array().empty());
+  HttpResult bad = s.Api("GET", "/api/ledger?from=2026-02-02&to=2026-02-01");
+  CHECK(bad.status == 400);
+  CHECK(bad.body == R"({"reason":"bad_date","message":"from must not be after to"})");
+  bad = s.Api("GET", "/api/ledger?from=2026-13-01");
+  CHECK(bad.status == 400);
+  CHECK(bad.body == R"({"reason":"bad_date","message":"from and to must be dates as YYYY-MM-DD"})");
 }
 
 TEST_CASE("postback errors in the contract's order, and nothing written", "[conversion]") {
