@@ -190,6 +190,8 @@ Response AdminHandler::RenderMetrics(unsigned version) {
   g.storage_writable = st.writable;
   g.storage_write_stops = st.write_stops;
   g.storage_recoveries = st.recoveries;
+  g.dedupe_horizon_s = st.dedupe_horizon_s;
+  g.visitors_horizon_s = st.visitors_horizon_s;
   g.outbox_pending = s_.postbacks->pending();
   g.outbox_in_flight = s_.postbacks->in_flight();
   g.uptime_seconds =

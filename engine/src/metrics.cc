@@ -228,6 +228,13 @@ std::string Metrics::Render(const Gauges& g) const {
           g.storage_write_stops);
   counter("ricochet_storage_recoveries_total",
           "Times the database accepted writes again without a restart.", g.storage_recoveries);
+  absl::StrAppend(&out,
+                  "# HELP ricochet_index_horizon_seconds How far back compactions keep dedupe "
+                  "slots and visitor entries: the longest offer window plus a margin (-1: the "
+                  "retention).\n# TYPE ricochet_index_horizon_seconds gauge\n",
+                  "ricochet_index_horizon_seconds{index=\"click_dedupe\"} ", g.dedupe_horizon_s,
+                  "\nricochet_index_horizon_seconds{index=\"visitors\"} ", g.visitors_horizon_s,
+                  "\n");
 
   absl::StrAppend(&out,
                   "# HELP ricochet_conversions_total Postback and status-change outcomes, by "

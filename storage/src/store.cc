@@ -817,7 +817,10 @@ absl::Status Store::CheckWritable() {
 
 void Store::SetIndexHorizons(int64_t dedupe_s, int64_t visitors_s) {
   auto ms = [](int64_t s) {
-    return s >= INT64_MAX / 1000 ? INT64_MAX : std::max<int64_t>(s, 0) * 1000;
+    s = std::max<int64_t>(s, 0);
+    return s >= INT64_MAX / 1000 - kIndexHorizonMarginSeconds
+               ? INT64_MAX
+               : (s + kIndexHorizonMarginSeconds) * 1000;
   };
   impl_->dedupe_horizon_ms->store(ms(dedupe_s), std::memory_order_relaxed);
   impl_->visitors_horizon_ms->store(ms(visitors_s), std::memory_order_relaxed);
@@ -1248,6 +1251,12 @@ StoreStats Store::Stats() {
   st.write_stops = impl.write_stops.load(std::memory_order_relaxed);
   st.recoveries = impl.recoveries.load(std::memory_order_relaxed);
   st.reopens = impl.reopens.load(std::memory_order_relaxed);
+  auto seconds = [](const std::atomic<int64_t>& ms) {
+    int64_t v = ms.load(std::memory_order_relaxed);
+    return v == INT64_MAX ? int64_t{-1} : v / 1000;
+  };
+  st.dedupe_horizon_s = seconds(*impl.dedupe_horizon_ms);
+  st.visitors_horizon_s = seconds(*impl.visitors_horizon_ms);
   // A scrape must not wait for a recovery (which holds db_mu while RocksDB flushes): the
   // RocksDB figures are left out of that one scrape instead.
   if (!impl.db_mu.ReaderTryLock()) return st;

@@ -594,6 +594,31 @@ TEST_CASE("health, readiness and metrics", "[ops]") {
   CHECK(Http(s.public_port(), "GET", "/nowhere").status == 404);
 }
 
+TEST_CASE("index horizons follow the longest offer windows, across a restart", "[ops]") {
+  TempDir dir;
+  const std::string dedupe = "ricochet_index_horizon_seconds{index=\"click_dedupe\"}";
+  const std::string visitors = "ricochet_index_horizon_seconds{index=\"visitors\"}";
+  constexpr int64_t kMargin = 3600;
+  {
+    Server s(dir.path());
+    CHECK(MetricValue(s, dedupe) == kMargin);  // no offers yet: nothing takes a slot
+    CHECK(MetricValue(s, visitors) == kMargin);
+    s.PutOffer("long", R"({"url":"https://x.example/","dedupe_window_s":7200,"lookback_days":10})");
+    CHECK(MetricValue(s, dedupe) == 7200 + kMargin);
+    CHECK(MetricValue(s, visitors) == 10 * 86400 + kMargin);
+    s.PutOffer("short", R"({"url":"https://x.example/","dedupe_window_s":60,"lookback_days":1})");
+    CHECK(MetricValue(s, dedupe) == 7200 + kMargin);  // the longest window counts
+    CHECK(MetricValue(s, visitors) == 10 * 86400 + kMargin);
+    s.PutOffer("long", R"({"url":"https://x.example/","dedupe_window_s":0,"lookback_days":2})");
+    CHECK(MetricValue(s, dedupe) == 60 + kMargin);  // shortened: the next longest
+    CHECK(MetricValue(s, visitors) == 2 * 86400 + kMargin);
+    REQUIRE(s.Stop() == 0);
+  }
+  Server s(dir.path());  // set again from the stored offers at start
+  CHECK(MetricValue(s, dedupe) == 60 + kMargin);
+  CHECK(MetricValue(s, visitors) == 2 * 86400 + kMargin);
+}
+
 TEST_CASE("start-up fails clearly on bad flags and busy ports", "[ops]") {
   std::string err;
   CHECK(RunBinary({"--bogus", "1"}, &err) == 2);

@@ -161,41 +161,53 @@ TEST_CASE("index horizons drop dedupe slots and visitor entries no offer can use
   testing::TempDir dir;
   auto store = OpenStore(dir.path(), /*retention_days=*/90);
   constexpr int64_t kDay = 86'400'000;
+  constexpr int64_t kMarginMs = Store::kIndexHorizonMarginSeconds * 1000;
   int64_t now = NowMs();
-  // Longest dedupe window 1 day, longest lookback 7 days.
+  CHECK(store->Stats().dedupe_horizon_s == -1);  // the retention, until set
+  // Longest dedupe window 1 day, longest lookback 7 days; each kept an hour longer.
   store->SetIndexHorizons(86'400, 7 * 86'400);
+  CHECK(store->Stats().dedupe_horizon_s == 86'400 + Store::kIndexHorizonMarginSeconds);
+  CHECK(store->Stats().visitors_horizon_s == 7 * 86'400 + Store::kIndexHorizonMarginSeconds);
   ClickRecord fresh = MakeClick("fresh", now, "o", "a", attribution::ClickClass::kUnique);
+  // Past the window, inside the margin: kept.
+  ClickRecord edge =
+      MakeClick("edge", now - kDay - kMarginMs / 2, "o", "a", attribution::ClickClass::kUnique);
   ClickRecord two_days =
       MakeClick("two", now - 2 * kDay, "o", "a", attribution::ClickClass::kUnique);
   ClickRecord eight_days =
       MakeClick("eight", now - 8 * kDay, "o", "a", attribution::ClickClass::kUnique);
-  REQUIRE(store->WriteClicks(std::vector<ClickRecord>{fresh, two_days, eight_days}).ok());
+  REQUIRE(store->WriteClicks(std::vector<ClickRecord>{fresh, edge, two_days, eight_days}).ok());
   REQUIRE(store->CompactAllForTest().ok());
   // The clicks themselves stay for the retention.
   CHECK(store->GetClick(now - 2 * kDay, "two")->has_value());
   CHECK(store->GetClick(now - 8 * kDay, "eight")->has_value());
   auto slots = store->GetDedupeSlots(std::vector<attribution::DedupeKey>{
-      *fresh.dedupe_key, *two_days.dedupe_key, *eight_days.dedupe_key});
+      *fresh.dedupe_key, *edge.dedupe_key, *two_days.dedupe_key, *eight_days.dedupe_key});
   REQUIRE(slots.ok());
   CHECK((*slots)[0] == now);
-  CHECK_FALSE((*slots)[1].has_value());
+  CHECK((*slots)[1] == edge.time_ms);
   CHECK_FALSE((*slots)[2].has_value());
+  CHECK_FALSE((*slots)[3].has_value());
   auto visits = store->VisitorClicks("o", "v1", 0, now + 1);
   REQUIRE(visits.ok());
-  REQUIRE(visits->size() == 2);
+  REQUIRE(visits->size() == 3);
   CHECK((*visits)[0].second == "two");
-  CHECK((*visits)[1].second == "fresh");
+  CHECK((*visits)[1].second == "edge");
+  CHECK((*visits)[2].second == "fresh");
 
-  // A longer window later keeps what is still there from then on.
+  // Longer windows later keep what is still there from then on.
   store->SetIndexHorizons(30 * 86'400, 30 * 86'400);
-  ClickRecord five_days =
-      MakeClick("five", now - 5 * kDay, "o", "a", attribution::ClickClass::kUnique);
-  REQUIRE(store->WriteClicks(std::vector<ClickRecord>{five_days}).ok());
+  ClickRecord ten_days =
+      MakeClick("ten", now - 10 * kDay, "o", "a", attribution::ClickClass::kUnique);
+  REQUIRE(store->WriteClicks(std::vector<ClickRecord>{ten_days}).ok());
   REQUIRE(store->CompactAllForTest().ok());
-  slots = store->GetDedupeSlots(std::vector<attribution::DedupeKey>{*five_days.dedupe_key});
+  slots = store->GetDedupeSlots(std::vector<attribution::DedupeKey>{*ten_days.dedupe_key});
   REQUIRE(slots.ok());
-  CHECK((*slots)[0] == now - 5 * kDay);
-  CHECK(store->VisitorClicks("o", "v1", 0, now + 1)->size() == 3);
+  CHECK((*slots)[0] == now - 10 * kDay);
+  visits = store->VisitorClicks("o", "v1", 0, now + 1);
+  REQUIRE(visits.ok());
+  REQUIRE(visits->size() == 4);
+  CHECK((*visits)[0].second == "ten");
 }
 
 TEST_CASE("config and meta values persist", "[store]") {

@@ -51,6 +51,8 @@ struct Gauges {
   bool storage_writable = true;
   uint64_t storage_write_stops = 0;
   uint64_t storage_recoveries = 0;
+  int64_t dedupe_horizon_s = -1;  // storage::StoreStats; -1: not set, the retention applies
+  int64_t visitors_horizon_s = -1;
   uint64_t outbox_pending = 0;
   uint64_t outbox_in_flight = 0;
   double uptime_seconds = 0;

@@ -65,6 +65,10 @@ struct StoreStats {
   uint64_t write_stops = 0;  // times the store stopped accepting writes (disk full, I/O error)
   uint64_t recoveries = 0;   // times it accepted them again without a restart
   uint64_t reopens = 0;      // recoveries that closed and reopened the database
+  // What SetIndexHorizons keeps, margin included, in seconds; -1 until it is first called
+  // (the retention applies then).
+  int64_t dedupe_horizon_s = -1;
+  int64_t visitors_horizon_s = -1;
 };
 
 // Which audit records ScanAudit visits. Bounds combine: a record must satisfy all of them.
@@ -190,9 +194,13 @@ class Store {
   [[nodiscard]] absl::StatusOr<CheckpointInfo> Checkpoint(const std::string& path);
   // How far back, in seconds, dedupe slots and visitor index entries can still decide anything:
   // the server passes the longest dedupe_window_s and the longest lookback_days of its offers.
-  // Compactions drop older ones (and past retention_days, everything goes regardless), so
-  // these column families hold a window's worth of clicks, not the whole retention. Until the
-  // first call both are the retention. Thread-safe; applies from the next compaction on.
+  // Compactions drop rows older than that plus kIndexHorizonMargin (and past retention_days,
+  // everything goes regardless), so these column families hold a window's worth of clicks, not
+  // the whole retention. The margin covers clicks still queued for the writer when a window
+  // is shortened or a compaction starts, and a conversion's lookup that started just before.
+  // Until the first call both are the retention. Thread-safe; applies from the next
+  // compaction on.
+  static constexpr int64_t kIndexHorizonMarginSeconds = 3600;
   void SetIndexHorizons(int64_t dedupe_s, int64_t visitors_s);
   // Forces a full compaction (tests use it to prove retention).
   [[nodiscard]] absl::Status CompactAllForTest();
