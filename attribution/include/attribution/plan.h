@@ -19,8 +19,8 @@ inline constexpr int kPercentDecimals = 4;  // "12.3456"
 inline constexpr Micros kMaxPercent = 100 * kMicrosPerUnit;
 
 struct Rate {
-  std::optional<Micros> cpa;          // fixed amount per conversion
-  std::optional<Micros> cps_percent;  // percent of the sale amount, micro-percent
+  std::optional<Micros> cpa = std::nullopt;          // fixed amount per conversion
+  std::optional<Micros> cps_percent = std::nullopt;  // percent of the sale amount, micro-percent
   bool operator==(const Rate&) const = default;
 };
 
