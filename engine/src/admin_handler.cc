@@ -156,7 +156,7 @@ void AdminHandler::Handle(Request&& req, const RequestContext& ctx, Responder re
   // The token is checked before the call is: without it, an unknown call or a wrong method is
   // a 401 too, and says nothing about which calls exist.
   const bool authenticated = TokenMatches(req, s_.config->admin_token);
-  const bool audited = IsAuditedCall(req, match.path);
+  const bool audited = IsAuditedCall(req.method(), match);
   if (!authenticated && !audited) {
     respond.Send(Route::kAdminApi, Unauthorized(req.version()));
     return;
@@ -180,18 +180,9 @@ void AdminHandler::Handle(Request&& req, const RequestContext& ctx, Responder re
 }
 
 Response AdminHandler::RenderMetrics(unsigned version) {
-  storage::StoreStats st = s_.store->Stats();
   Gauges g;
   g.click_queue_depth = s_.clicks->depth();
-  g.wal_syncs = st.wal_syncs;
-  g.memtable_bytes = st.memtable_bytes;
-  g.pending_compaction_bytes = st.pending_compaction_bytes;
-  g.estimated_clicks = st.estimated_clicks;
-  g.storage_writable = st.writable;
-  g.storage_write_stops = st.write_stops;
-  g.storage_recoveries = st.recoveries;
-  g.dedupe_horizon_s = st.dedupe_horizon_s;
-  g.visitors_horizon_s = st.visitors_horizon_s;
+  g.store = s_.store->Stats();
   g.outbox_pending = s_.postbacks->pending();
   g.outbox_in_flight = s_.postbacks->in_flight();
   g.uptime_seconds =

@@ -6,7 +6,6 @@
 #include "attribution/sv.h"
 #include "boost/json/parse.hpp"
 #include "boost/json/value.hpp"
-#include "engine/routes.h"
 #include "engine/url.h"
 
 namespace ricochet::engine {
@@ -27,9 +26,8 @@ std::string RecordedText(std::string_view s, size_t n, std::string_view admin_to
 
 }  // namespace
 
-bool IsAuditedCall(const Request& request, std::string_view path) {
-  if (MatchRoute(Listener::kAdmin, request.method(), path).route != Route::kAdminApi) return false;
-  return request.method() != http::verb::get && request.method() != http::verb::head;
+bool IsAuditedCall(http::verb method, const RouteMatch& match) {
+  return match.route == Route::kAdminApi && method != http::verb::get && method != http::verb::head;
 }
 
 std::string AuditTarget(std::string_view target, std::string_view admin_token) {

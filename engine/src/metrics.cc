@@ -214,27 +214,27 @@ std::string Metrics::Render(const Gauges& g) const {
   }
   gauge("ricochet_click_queue_depth", "Clicks waiting for the writer.", g.click_queue_depth);
   counter("ricochet_rocksdb_wal_syncs_total",
-          "WAL fsyncs (click writer and conversion group commits).", g.wal_syncs);
-  gauge("ricochet_rocksdb_memtable_bytes", "Bytes in all memtables.", g.memtable_bytes);
+          "WAL fsyncs (click writer and conversion group commits).", g.store.wal_syncs);
+  gauge("ricochet_rocksdb_memtable_bytes", "Bytes in all memtables.", g.store.memtable_bytes);
   gauge("ricochet_rocksdb_pending_compaction_bytes", "Estimated bytes compaction must rewrite.",
-        g.pending_compaction_bytes);
+        g.store.pending_compaction_bytes);
   gauge("ricochet_rocksdb_estimated_clicks", "Estimated number of stored clicks.",
-        g.estimated_clicks);
+        g.store.estimated_clicks);
   gauge("ricochet_storage_writable",
         "1 while the database accepts writes, 0 while it refuses them (disk full, I/O error).",
-        g.storage_writable ? 1 : 0);
+        g.store.writable ? 1 : 0);
   counter("ricochet_storage_write_stops_total",
           "Times the database stopped accepting writes (disk full, I/O error).",
-          g.storage_write_stops);
+          g.store.write_stops);
   counter("ricochet_storage_recoveries_total",
-          "Times the database accepted writes again without a restart.", g.storage_recoveries);
+          "Times the database accepted writes again without a restart.", g.store.recoveries);
   absl::StrAppend(&out,
                   "# HELP ricochet_index_horizon_seconds How far back compactions keep dedupe "
                   "slots and visitor entries: the longest offer window plus a margin (-1: the "
                   "retention).\n# TYPE ricochet_index_horizon_seconds gauge\n",
-                  "ricochet_index_horizon_seconds{index=\"click_dedupe\"} ", g.dedupe_horizon_s,
-                  "\nricochet_index_horizon_seconds{index=\"visitors\"} ", g.visitors_horizon_s,
-                  "\n");
+                  "ricochet_index_horizon_seconds{index=\"click_dedupe\"} ",
+                  g.store.dedupe_horizon_s, "\nricochet_index_horizon_seconds{index=\"visitors\"} ",
+                  g.store.visitors_horizon_s, "\n");
 
   absl::StrAppend(&out,
                   "# HELP ricochet_conversions_total Postback and status-change outcomes, by "

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "engine/http_server.h"
+#include "engine/routes.h"
 #include "storage/records.h"
 
 namespace ricochet::engine {
@@ -19,9 +20,10 @@ namespace ricochet::engine {
 inline constexpr std::string_view kOperatorHeader = "X-Ricochet-Operator";
 inline constexpr size_t kMaxOperatorBytes = 64;
 
-// True when `request` (whose path is `path`) must leave an audit record: `path` is /api or
-// under /api/, and the method is anything but GET and HEAD.
-[[nodiscard]] bool IsAuditedCall(const Request& request, std::string_view path);
+// True when a request routed to `match` on the admin listener must leave an audit record: it
+// is under the admin API (/api or below, known call or not), and its method is anything but GET
+// and HEAD.
+[[nodiscard]] bool IsAuditedCall(boost::beast::http::verb method, const RouteMatch& match);
 
 // The target as recorded: secret-bearing query values redacted (RedactTarget), the admin token
 // redacted wherever it appears literally (when it is at least 8 bytes; a shorter one would

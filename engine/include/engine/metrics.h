@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "attribution/click.h"
+#include "storage/store.h"
 
 namespace ricochet::engine {
 
@@ -44,15 +45,7 @@ inline constexpr size_t kBucketSlots = std::size(kLatencyBuckets) + 1;  // last:
 // Point-in-time values the owner of each subsystem supplies at scrape time.
 struct Gauges {
   uint64_t click_queue_depth = 0;
-  uint64_t wal_syncs = 0;
-  uint64_t memtable_bytes = 0;
-  uint64_t pending_compaction_bytes = 0;
-  uint64_t estimated_clicks = 0;
-  bool storage_writable = true;
-  uint64_t storage_write_stops = 0;
-  uint64_t storage_recoveries = 0;
-  int64_t dedupe_horizon_s = -1;  // storage::StoreStats; -1: not set, the retention applies
-  int64_t visitors_horizon_s = -1;
+  storage::StoreStats store;
   uint64_t outbox_pending = 0;
   uint64_t outbox_in_flight = 0;
   double uptime_seconds = 0;
