@@ -43,7 +43,9 @@ std::optional<Micros> Decimal(const std::string& text, int max_decimals) {
 
 void CheckRounding(Micros value, int exponent) {
   const int64_t step = kPow10[6 - exponent];
-  Micros r = attribution::RoundHalfEven(value, exponent);
+  std::optional<Micros> rounded = attribution::RoundHalfEven(value, exponent);
+  FUZZ_CHECK(rounded.has_value());  // parsed amounts stay far below INT64_MAX
+  const Micros r = *rounded;
   FUZZ_CHECK(r % step == 0);
   FUZZ_CHECK(2 * (r > value ? r - value : value - r) <= step);
   // 100 % of the amount, and a CPA of the amount, round exactly as RoundHalfEven does.

@@ -75,6 +75,8 @@ absl::StatusOr<Micros> ParseDecimal(std::string_view text, int max_decimals, int
   // Leading zeros are harmless; skip them so long zero runs cannot overflow.
   size_t first = whole.find_first_not_of('0');
   whole = first == std::string_view::npos ? std::string_view() : whole.substr(first);
+  // No limit lets the result leave int64 (which holds 9,223,372,036,854.775807 units).
+  limit_units = std::min(limit_units, INT64_MAX / kMicrosPerUnit);
   if (whole.size() > 13) return absl::InvalidArgumentError("decimal too large");
   int64_t units = 0;
   for (char c : whole) units = units * 10 + (c - '0');
@@ -128,7 +130,7 @@ std::optional<std::string> NormalizeCurrency(std::string_view code) {
   return upper;
 }
 
-Micros RoundHalfEven(Micros value, int exponent) {
+std::optional<Micros> RoundHalfEven(Micros value, int exponent) {
   exponent = std::clamp(exponent, 0, 6);
   const int64_t step = kPow10[6 - exponent];
   if (step == 1) return value;
@@ -140,7 +142,9 @@ Micros RoundHalfEven(Micros value, int exponent) {
   } else if (twice < -step || (twice == -step && (quotient % 2 != 0))) {
     --quotient;
   }
-  return quotient * step;
+  Micros out;
+  if (__builtin_mul_overflow(quotient, step, &out)) return std::nullopt;  // past INT64_MAX/MIN
+  return out;
 }
 
 std::optional<Micros> CheckedAdd(Micros a, Micros b) {

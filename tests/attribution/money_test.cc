@@ -1,5 +1,7 @@
 #include "attribution/money.h"
 
+#include <cstdint>
+
 #include "catch2/catch.hpp"
 
 namespace ricochet::attribution {
@@ -59,6 +61,19 @@ TEST_CASE("RoundHalfEven rounds to the currency minor unit", "[money]") {
   CHECK(RoundHalfEven(1'234'500, 3) == 1'234'000);  // KWD tie to even
   CHECK(RoundHalfEven(1'235'500, 3) == 1'236'000);
   CHECK(RoundHalfEven(123, 6) == 123);
+}
+
+TEST_CASE("RoundHalfEven and ParseDecimal never leave int64", "[money]") {
+  // INT64_MAX = 9223372036854775807: to cents the tail 5807 rounds up, past INT64_MAX.
+  CHECK(RoundHalfEven(INT64_MAX, 2) == std::nullopt);
+  CHECK(RoundHalfEven(INT64_MIN, 2) == std::nullopt);
+  CHECK(RoundHalfEven(INT64_MAX, 6) == INT64_MAX);
+  CHECK(RoundHalfEven(9'223'372'036'854'774'999, 2) == 9'223'372'036'854'770'000);
+  CHECK(RoundHalfEven(-9'223'372'036'854'774'999, 2) == -9'223'372'036'854'770'000);
+  // A caller's limit above what int64 micro-units hold is capped, not trusted.
+  CHECK(ParseDecimal("9223372036853.999999", 6, INT64_MAX).value() == 9'223'372'036'853'999'999);
+  CHECK_FALSE(ParseDecimal("9223372036854", 6, INT64_MAX).ok());
+  CHECK_FALSE(ParseDecimal("9999999999999", 6, INT64_MAX).ok());
 }
 
 TEST_CASE("currencies", "[money]") {

@@ -16,7 +16,8 @@ using Micros = int64_t;
 inline constexpr Micros kMicrosPerUnit = 1'000'000;
 
 // Parses a non-negative decimal: digits, optionally '.' and 1..max_decimals digits.
-// Rejects signs, exponents, ".5", "5.", empty input and values >= `limit_units` whole units.
+// Rejects signs, exponents, ".5", "5.", empty input and values >= `limit_units` whole units
+// (and, whatever `limit_units` says, values that do not fit an int64 of micro-units).
 // Returns micro-units. InvalidArgument says why.
 [[nodiscard]] absl::StatusOr<Micros> ParseDecimal(std::string_view text, int max_decimals = 6,
                                                   int64_t limit_units = 1'000'000'000'000);
@@ -33,8 +34,9 @@ inline constexpr Micros kMicrosPerUnit = 1'000'000;
 [[nodiscard]] std::optional<std::string> NormalizeCurrency(std::string_view code);
 
 // Rounds micro-units half-to-even to a multiple of 10^(6 - exponent) (the currency's minor
-// unit). exponent must be in [0, 6].
-[[nodiscard]] Micros RoundHalfEven(Micros value, int exponent);
+// unit). exponent is clamped to [0, 6]. nullopt when the rounded value leaves int64 (within
+// half a minor unit of INT64_MAX or INT64_MIN).
+[[nodiscard]] std::optional<Micros> RoundHalfEven(Micros value, int exponent);
 
 // Overflow-checked helpers: nullopt on overflow.
 [[nodiscard]] std::optional<Micros> CheckedAdd(Micros a, Micros b);
