@@ -1,8 +1,10 @@
 #include "engine/url.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "attribution/sv.h"
 
@@ -111,11 +113,25 @@ void ForEachQueryParam(std::string_view query,
 }
 
 void SplitTarget(std::string_view target, std::string_view* path, std::string_view* query) {
+  // Absolute-form, "http://host:port/path?query" (RFC 9112 3.2.2: a server must accept it):
+  // the path starts after the authority, and is "/" when the authority ends the target.
+  bool absolute = false;
+  if (!target.empty() && target[0] != '/') {
+    size_t colon = target.find("://");
+    absl::string_view scheme = ToAbsl(target.substr(0, colon));
+    if (colon != std::string_view::npos &&
+        (absl::EqualsIgnoreCase(scheme, "http") || absl::EqualsIgnoreCase(scheme, "https"))) {
+      target.remove_prefix(colon + 3);
+      target.remove_prefix(std::min(target.find_first_of("/?#"), target.size()));
+      absolute = true;
+    }
+  }
   size_t hash = target.find('#');
   if (hash != std::string_view::npos) target = target.substr(0, hash);
   size_t q = target.find('?');
   *path = target.substr(0, q);
   *query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  if (absolute && path->empty()) *path = "/";
 }
 
 bool HasControlChars(std::string_view s, bool reject_space) {

@@ -104,8 +104,12 @@ TEST_CASE("odd click targets: the id is everything after /c/, unvalidated", "[ro
       {kPub, V::get, "/c/o#frag?x", Route::kClick, AdminCall::kNone, true, "GET, HEAD", "o"},
       {kPub, V::get, "/c/o?", Route::kClick, AdminCall::kNone, true, "GET, HEAD", "o"},
       {kPub, V::get, "?/c/o", Route::kNotFound, AdminCall::kNone, false, "", ""},
-      // Absolute-form and asterisk-form targets, and an empty one, match nothing.
-      {kPub, V::get, "http://host/c/x", Route::kNotFound, AdminCall::kNone, false, "", ""},
+      // Absolute-form routes by its path; asterisk-form and empty targets match nothing.
+      {kPub, V::get, "http://host/c/x", Route::kClick, AdminCall::kNone, true, "GET, HEAD", "x"},
+      {kPub, V::get, "HTTPS://h:1/c/x?aff=a", Route::kClick, AdminCall::kNone, true, "GET, HEAD",
+       "x"},
+      {kPub, V::get, "http://host", Route::kNotFound, AdminCall::kNone, false, "", ""},
+      {kPub, V::get, "ftp://host/c/x", Route::kNotFound, AdminCall::kNone, false, "", ""},
       {kPub, V::options, "*", Route::kNotFound, AdminCall::kNone, false, "", ""},
       {kPub, V::get, "", Route::kNotFound, AdminCall::kNone, false, "", ""},
       {kPub, V::get, "/", Route::kNotFound, AdminCall::kNone, false, "", ""},
@@ -186,7 +190,7 @@ TEST_CASE("admin listener: health, metrics and every API call", "[routes]") {
       {kAdm, V::get, "/api/a/b/c/d/e", kApi, C::kNone, false, "", ""},
       {kAdm, V::get, "/api/offers/o/x/y/z", kApi, C::kNone, false, "", ""},
       {kAdm, V::unknown, "/api/offers", kApi, C::kOffers, false, "GET", ""},
-      {kAdm, V::get, "http://host/api/offers", Route::kNotFound, C::kNone, false, "", ""},
+      {kAdm, V::get, "http://host/api/offers", Route::kAdminApi, C::kOffers, true, "GET", ""},
       {kAdm, V::get, "*", Route::kNotFound, C::kNone, false, "", ""},
       {kAdm, V::get, "", Route::kNotFound, C::kNone, false, "", ""},
   };

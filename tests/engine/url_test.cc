@@ -38,6 +38,31 @@ TEST_CASE("targets split into path and query", "[url]") {
   CHECK(q.empty());
 }
 
+TEST_CASE("absolute-form targets split after their authority", "[url]") {
+  std::string_view p, q;
+  SplitTarget("http://127.0.0.1:8080/c/o?aff=1#frag", &p, &q);
+  CHECK(p == "/c/o");
+  CHECK(q == "aff=1");
+  SplitTarget("HTTPS://Host.Example/api/offers", &p, &q);
+  CHECK(p == "/api/offers");
+  CHECK(q.empty());
+  SplitTarget("http://host", &p, &q);
+  CHECK(p == "/");
+  CHECK(q.empty());
+  SplitTarget("http://host?x=1", &p, &q);
+  CHECK(p == "/");
+  CHECK(q == "x=1");
+  SplitTarget("http://host#/c/o", &p, &q);
+  CHECK(p == "/");
+  // Not absolute-form: another scheme, a single slash, no scheme. Left as they are.
+  SplitTarget("ftp://host/c/o", &p, &q);
+  CHECK(p == "ftp://host/c/o");
+  SplitTarget("http:/c/o", &p, &q);
+  CHECK(p == "http:/c/o");
+  SplitTarget("://host/c/o", &p, &q);
+  CHECK(p == "://host/c/o");
+}
+
 TEST_CASE("configured URLs must be absolute http(s) without control characters", "[url]") {
   for (const char* ok : {"https://shop.example/lp?x={click_id}", "http://1.2.3.4:8080/",
                          "HTTPS://X.EXAMPLE", "https://user@x.example/"}) {

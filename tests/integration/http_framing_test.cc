@@ -199,3 +199,34 @@ TEST_CASE("SIGTERM closes keep-alive connections once their answers are out", "[
 }
 
 }  // namespace ricochet::testing
+
+namespace ricochet::testing {
+
+TEST_CASE("absolute-form targets are served by their path", "[http]") {
+  // RFC 9112 3.2.2: a server must accept "GET http://host/path HTTP/1.1"; the target's host,
+  // like the Host header, does not change where it goes.
+  TempDir dir;
+  Server s(dir.path());
+  s.PutOffer("o", R"({"url":"https://x.example/?s={sub1}"})");
+  s.PutAffiliate("a", "{}");
+  std::string raw = RawExchange(s.public_port(),
+                                "GET http://elsewhere.example:81/c/o?aff=a&sub1=abs HTTP/1.1\r\n"
+                                "Host: x\r\nUser-Agent: t\r\nConnection: close\r\n\r\n");
+  CHECK(raw.rfind("HTTP/1.1 302 Found\r\n", 0) == 0);
+  CHECK(raw.find("Location: https://x.example/?s=abs\r\n") != std::string::npos);
+  CHECK(Eventually([&] {
+    boost::json::object row = OfferReportRow(s, "o");
+    return row.contains("clicks") && row.at("clicks").as_int64() == 1;
+  }));
+  raw = RawExchange(s.admin_port(), "GET HTTP://x/api/offers/o HTTP/1.1\r\nHost: x\r\n"
+                                    "Authorization: Bearer " +
+                                        std::string(kToken) + "\r\nConnection: close\r\n\r\n");
+  CHECK(raw.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(raw.find(R"("id":"o")") != std::string::npos);
+  // Another scheme is not absolute-form: no route.
+  raw = RawExchange(s.public_port(),
+                    "GET ftp://x/c/o?aff=a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  CHECK(raw.rfind("HTTP/1.1 404", 0) == 0);
+}
+
+}  // namespace ricochet::testing

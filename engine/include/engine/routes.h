@@ -58,9 +58,10 @@ struct RouteMatch {
 
 // Routes `target` (as the request line has it) on `listener`. `method` is Beast's verb;
 // verb::unknown (any method Beast does not know, and lower-case ones) is never allowed. Paths
-// are matched byte for byte: no percent-decoding, no dot segments, no case folding, no
-// absolute-form; the query and fragment never change the route. The string_views point into
-// `target`. Allocates nothing.
+// are matched byte for byte: no percent-decoding, no dot segments, no case folding; an
+// absolute-form target routes by its path (SplitTarget). The query and fragment never change
+// the route. The string_views point into `target` (but see SplitTarget for "http://host").
+// Allocates nothing.
 [[nodiscard]] RouteMatch MatchRoute(Listener listener, boost::beast::http::verb method,
                                     std::string_view target);
 

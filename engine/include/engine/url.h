@@ -31,7 +31,9 @@ void AppendPercentEncoded(std::string& out, std::string_view value);
 void ForEachQueryParam(std::string_view query,
                        absl::FunctionRef<void(std::string_view, std::string_view)> fn);
 
-// Splits a request target into path and query (without '?'); a fragment is dropped.
+// Splits a request target into path and query (without '?'); a fragment is dropped. An
+// absolute-form target (http:// or https://, any case) loses its scheme and authority first;
+// its path is "/" (a literal, not a view into `target`) when the authority ends it.
 void SplitTarget(std::string_view target, std::string_view* path, std::string_view* query);
 
 // True for a query parameter name (decoded, lower-case) that may carry a secret: one that
