@@ -132,6 +132,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   ClickPipelineOptions po;
   po.wal_sync_ms = c.wal_sync_ms;
   po.queue_limit = c.click_queue_limit;
+  po.producers = static_cast<size_t>(c.threads);
   app->clicks_ =
       std::make_unique<ClickPipeline>(app->store_.get(), app->metrics_.get(), &app->log_, po);
   app->conversions_ = std::make_unique<ConversionService>(

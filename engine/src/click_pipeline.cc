@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
@@ -14,11 +17,70 @@ ClickPipeline::ClickPipeline(storage::Store* store, Metrics* metrics, const Logg
       log_(log),
       options_(options),
       head_(&stub_),
-      tail_(&stub_) {}
+      tail_(&stub_),
+      free_lists_(new FreeList[std::max<size_t>(options_.producers, 1)]) {}
 
 ClickPipeline::~ClickPipeline() {
   Stop();
   while (PendingClick* p = Pop()) delete p;
+  for (size_t i = 0; i < std::max<size_t>(options_.producers, 1); ++i) {
+    for (PendingClick* list : {free_lists_[i].returned.load(), free_lists_[i].owned}) {
+      while (list != nullptr) delete std::exchange(list, list->next.load());
+    }
+  }
+}
+
+std::unique_ptr<PendingClick> ClickPipeline::Acquire(size_t producer) {
+  FreeList& list = free_lists_[producer];
+  if (list.owned == nullptr && list.returned.load(std::memory_order_relaxed) != nullptr) {
+    list.owned = list.returned.exchange(nullptr, std::memory_order_acquire);
+    list.returned_count.store(0, std::memory_order_relaxed);
+  }
+  if (list.owned == nullptr) {
+    auto click = std::make_unique<PendingClick>();
+    click->producer = producer;
+    return click;
+  }
+  PendingClick* click = std::exchange(list.owned, list.owned->next.load(std::memory_order_relaxed));
+  click->next.store(nullptr, std::memory_order_relaxed);
+  return std::unique_ptr<PendingClick>(click);
+}
+
+void ClickPipeline::Recycle(PendingClick* click) {
+  const size_t producer = click->producer;
+  if (producer >= options_.producers ||
+      free_lists_[producer].returned_count.load(std::memory_order_relaxed) >=
+          options_.recycle_limit) {
+    delete click;
+    return;
+  }
+  // Back to what a new PendingClick holds; the strings keep their buffers.
+  static_assert(sizeof(storage::ClickRecord) == 448 && sizeof(PendingClick) == 504,
+                "a field was added: clear it here");
+  storage::ClickRecord& r = click->record;
+  for (std::string* s : {&r.click_id, &r.offer, &r.affiliate, &r.subs[0], &r.subs[1], &r.subs[2],
+                         &r.subs[3], &r.subs[4], &r.source, &r.client_ip, &r.user_agent,
+                         &r.visitor_id, &r.referer}) {
+    s->clear();
+  }
+  r.time_ms = 0;
+  r.klass = attribution::ClickClass::kUnique;
+  r.attributable = true;
+  r.dedupe_key.reset();
+  const PendingClick fresh;
+  click->is_head = fresh.is_head;
+  click->bot_user_agent = fresh.bot_user_agent;
+  click->max_clicks_per_ip_per_minute = fresh.max_clicks_per_ip_per_minute;
+  click->dedupe_window_s = fresh.dedupe_window_s;
+  click->dedupe_key = fresh.dedupe_key;
+
+  FreeList& list = free_lists_[producer];
+  list.returned_count.fetch_add(1, std::memory_order_relaxed);
+  PendingClick* head = list.returned.load(std::memory_order_relaxed);
+  do {
+    click->next.store(head, std::memory_order_relaxed);
+  } while (!list.returned.compare_exchange_weak(head, click, std::memory_order_release,
+                                                std::memory_order_relaxed));
 }
 
 void ClickPipeline::Start() {
@@ -162,6 +224,8 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
     records.push_back(std::move(c.record));
   }
   absl::Status s = store_->WriteClicks(records);
+  // Each record back into its click, buffers and all, for Recycle.
+  for (size_t i = 0; i < batch.size(); ++i) batch[i]->record = std::move(records[i]);
   if (!s.ok()) {
     // Fails fast while the store refuses writes (disk full), so the queue keeps draining and
     // redirects never wait. One log line when writes start failing, one when they resume.
@@ -178,8 +242,8 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
       dropped_since_failing_ = 0;
     }
     unsynced_ = true;
-    for (const storage::ClickRecord& r : records)
-      metrics_->CountClick(metrics_->other_shard(), r.klass);
+    for (const std::unique_ptr<PendingClick>& c : batch)
+      metrics_->CountClick(metrics_->other_shard(), c->record.klass);
   }
 }
 
@@ -207,6 +271,7 @@ void ClickPipeline::Run() {
       idle_naps = 0;
       ProcessBatch(batch);
       size_t n = batch.size();
+      for (std::unique_ptr<PendingClick>& c : batch) Recycle(c.release());
       batch.clear();
       {
         std::lock_guard<std::mutex> lock(mu_);

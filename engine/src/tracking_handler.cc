@@ -334,23 +334,24 @@ Response TrackingHandler::HandleClick(const Request& req, const RequestContext& 
   res.content_length(0);
 
   // Hand the click to the writer; the visitor does not wait for it.
-  auto pending = std::make_unique<PendingClick>();
+  // Assigned into the (reused) click's strings, not moved in: their buffers stay this thread's.
+  std::unique_ptr<PendingClick> pending = s_.clicks->Acquire(ctx.worker);
   storage::ClickRecord& r = pending->record;
-  r.click_id = std::move(click_id);
+  r.click_id.assign(click_id);
   r.time_ms = now_ms;
-  r.offer = offer->id;
-  if (aff_valid) r.affiliate = params[kAff];
+  r.offer.assign(offer->id);
+  if (aff_valid) r.affiliate.assign(params[kAff]);
   // Stored text is served back as JSON: keep it valid UTF-8 (the redirect above kept the bytes).
-  for (int i = 0; i < 5; ++i) r.subs[i] = ToValidUtf8(params[kSub1 + i]);
-  r.source = ToValidUtf8(params[kSource]);
-  r.client_ip = ClientIp(req, ctx, s_.config->trusted_proxies);
+  for (int i = 0; i < 5; ++i) AssignValidUtf8(params[kSub1 + i], &r.subs[i]);
+  AssignValidUtf8(params[kSource], &r.source);
+  r.client_ip.assign(ClientIp(req, ctx, s_.config->trusted_proxies));
   if (auto it = req.find(http::field::user_agent); it != req.end()) {
-    r.user_agent = ToValidUtf8(Truncate(it->value(), kMaxUserAgentBytes));
+    AssignValidUtf8(Truncate(it->value(), kMaxUserAgentBytes), &r.user_agent);
   }
   if (auto it = req.find(http::field::referer); it != req.end()) {
-    r.referer = ToValidUtf8(Truncate(it->value(), kMaxParamBytes * 2));
+    AssignValidUtf8(Truncate(it->value(), kMaxParamBytes * 2), &r.referer);
   }
-  r.visitor_id = std::move(visitor);
+  r.visitor_id.assign(visitor);
   r.attributable = attributable;
   pending->is_head = req.method() == http::verb::head;
   pending->bot_user_agent = s_.bots->Matches(r.user_agent);

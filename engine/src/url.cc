@@ -248,14 +248,17 @@ absl::StatusOr<HttpTarget> ParseHttpTarget(std::string_view url) {
   return t;
 }
 
-std::string ToValidUtf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
+void AssignValidUtf8(std::string_view s, std::string* out) {
+  out->clear();
   size_t i = 0;
+  size_t copied = 0;  // s[copied, i) is valid and not yet in `out`: copied in runs
   while (i < s.size()) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80           ? 1
-                 : (c >> 5) == 0x6  ? 2
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = (c >> 5) == 0x6    ? 2
                  : (c >> 4) == 0xE  ? 3
                  : (c >> 3) == 0x1E ? 4
                                     : 0;
@@ -263,7 +266,7 @@ std::string ToValidUtf8(std::string_view s) {
     for (size_t k = 1; ok && k < len; ++k) {
       ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
     }
-    if (ok && len > 1) {
+    if (ok) {
       uint32_t cp = c & (0x7F >> len);
       for (size_t k = 1; k < len; ++k)
         cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
@@ -272,13 +275,19 @@ std::string ToValidUtf8(std::string_view s) {
       ok = cp >= kMin[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
     }
     if (ok) {
-      out.append(s.substr(i, len));
       i += len;
     } else {
-      out.append("\xEF\xBF\xBD");  // U+FFFD
-      ++i;
+      out->append(s.substr(copied, i - copied));
+      out->append("\xEF\xBF\xBD");  // U+FFFD
+      copied = ++i;
     }
   }
+  out->append(s.substr(copied));
+}
+
+std::string ToValidUtf8(std::string_view s) {
+  std::string out;
+  AssignValidUtf8(s, &out);
   return out;
 }
 

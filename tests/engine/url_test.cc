@@ -91,6 +91,12 @@ TEST_CASE("text is made valid UTF-8", "[url]") {
   CHECK(ToValidUtf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
   CHECK(ToValidUtf8("\xF4\x90\x80\x80").find("\xF4") == std::string::npos);      // > U+10FFFF
   CHECK(ToValidUtf8(std::string("a\0b", 3)) == std::string("a\0b", 3));
+  // Into a used string: replaced whole, valid runs around bad bytes kept as they were.
+  std::string out = "previous value, longer than the next";
+  AssignValidUtf8("ab\xFF" "cd\xC3\xA9" "e\xC3", &out);
+  CHECK(out == "ab\xEF\xBF\xBD" "cd\xC3\xA9" "e\xEF\xBF\xBD");
+  AssignValidUtf8("", &out);
+  CHECK(out.empty());
 }
 
 TEST_CASE("ids", "[url]") {

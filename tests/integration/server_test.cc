@@ -311,6 +311,65 @@ TEST_CASE("invalid UTF-8 in click fields is stored as U+FFFD, so JSON answers st
   CHECK(o.at("user_agent").as_string() == "Mozilla \xEF\xBF\xBD");
 }
 
+TEST_CASE("a click never carries fields over from the click before it", "[click]") {
+  // The writer hands written clicks back to the I/O thread for reuse; one thread, so every
+  // click below reuses the one before. A field the next click does not set must come back
+  // empty, not as the previous click's value.
+  TempDir dir;
+  Server s(dir.path(), {"--threads", "1"});
+  s.PutOffer("o",
+             R"({"url":"https://x.example/?c={click_id}","fallback_url":"https://x.example/fb"})");
+  s.PutAffiliate("a", "{}");
+  auto click = [&](const std::string& query, const std::string& headers) {
+    std::string raw = RawExchange(s.public_port(), "GET /c/o?" + query + " HTTP/1.1\r\nHost: x\r\n" +
+                                                       headers + "Connection: close\r\n\r\n");
+    REQUIRE(raw.rfind("HTTP/1.1 302", 0) == 0);
+    size_t at = raw.find("Location: ");
+    REQUIRE(at != std::string::npos);
+    std::string location = raw.substr(at + 10, raw.find("\r\n", at) - at - 10);
+    return location;
+  };
+  auto stored = [&](const std::string& cid) {
+    HttpResult r = s.Api("GET", "/api/clicks/" + cid);
+    REQUIRE(r.status == 200);
+    return ParseJson(r.body).as_object();
+  };
+  std::string first = Param(
+      click("aff=a&sub1=one&sub2=two&sub3=three&sub4=four&sub5=five&source=src",
+            "User-Agent: Agent/1\r\nReferer: https://ref.example/\r\nX-Forwarded-For: 192.0.2.7\r\n"),
+      "c");
+  json::object o = stored(first);
+  CHECK(o.at("sub5").as_string() == "five");
+  CHECK(o.at("user_agent").as_string() == "Agent/1");
+  CHECK(o.at("referer").as_string() == "https://ref.example/");
+  // No subs, no source, no User-Agent, no Referer.
+  std::string second = Param(click("aff=a", ""), "c");
+  REQUIRE(second != first);
+  o = stored(second);
+  for (const char* field : {"sub1", "sub2", "sub3", "sub4", "sub5", "source", "user_agent",
+                            "referer"}) {
+    INFO(field);
+    CHECK(o.at(field).as_string() == "");
+  }
+  CHECK(o.at("affiliate").as_string() == "a");
+  CHECK(o.at("class").as_string() == "bot");  // no User-Agent at all: a bot, not "Agent/1"
+  CHECK(o.at("attributable").as_bool());
+  // An affiliate id outside the id syntax is stored as none: the fallback click, no click id
+  // in its URL, is found through the report instead.
+  CHECK(click("aff=not%20valid&sub1=fb", "User-Agent: Agent/2\r\n") == "https://x.example/fb");
+  HttpResult report =
+      s.Api("GET", "/api/report?from=2000-01-01&to=2100-01-01&group_by=affiliate&offer=o");
+  REQUIRE(report.status == 200);
+  json::array rows = ParseJson(report.body).at("rows").as_array();
+  REQUIRE(rows.size() == 2);
+  int64_t none = -1, a = -1;
+  for (const json::value& row : rows) {
+    (row.at("affiliate").as_string() == "" ? none : a) = row.at("clicks").as_int64();
+  }
+  CHECK(a == 2);
+  CHECK(none == 1);
+}
+
 TEST_CASE("CR and LF in sub ids never reach a header", "[click][security]") {
   TempDir dir;
   Server s(dir.path());

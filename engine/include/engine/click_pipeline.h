@@ -27,22 +27,29 @@
 
 namespace ricochet::engine {
 
-// One click on its way to the store. Allocated by the I/O thread, owned by the pipeline after
+// One click on its way to the store. From Acquire on an I/O thread, owned by the pipeline after
 // Submit.
 struct PendingClick {
-  std::atomic<PendingClick*> next{nullptr};  // queue link, pipeline-internal
+  std::atomic<PendingClick*> next{nullptr};  // queue and free-list link, pipeline-internal
   storage::ClickRecord record;
   bool is_head = false;
   bool bot_user_agent = false;
   int64_t max_clicks_per_ip_per_minute = 0;
   int64_t dedupe_window_s = 86400;
   attribution::DedupeKey dedupe_key{};
+  size_t producer = 0;  // whose free list it goes back to; set by Acquire
 };
 
 struct ClickPipelineOptions {
   int wal_sync_ms = 100;
   size_t max_batch = 4096;
   size_t queue_limit = 1'000'000;
+  // I/O threads that Acquire clicks. The writer hands each written click back to the thread
+  // that acquired it, up to about `recycle_limit` waiting per thread, and its strings keep
+  // their buffers: a click allocated on one thread and freed on another misses glibc's
+  // per-thread caches on both sides (docs/performance.md).
+  size_t producers = 1;
+  size_t recycle_limit = 1024;
 };
 
 class ClickPipeline {
@@ -61,6 +68,10 @@ class ClickPipeline {
   // queue is over its limit: the click is dropped and counted.
   bool Submit(std::unique_ptr<PendingClick> click);
 
+  // An empty click to fill and Submit, as a new PendingClick would be, but reused when the
+  // writer has handed one back. Only ever called by I/O thread `producer` (< producers).
+  std::unique_ptr<PendingClick> Acquire(size_t producer);
+
   // Blocks until every click submitted before the call has been written (not necessarily
   // fsynced). False on timeout. For admin reads that must see the caller's own clicks.
   bool Flush(std::chrono::milliseconds timeout);
@@ -73,6 +84,8 @@ class ClickPipeline {
   // Writer thread only: something was pushed that Pop() has not returned yet.
   bool HasWork() const { return head_.load(std::memory_order_acquire) != tail_; }
   void ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& batch);
+  // Writer thread: clears `click` and returns it to its producer's free list (or deletes it).
+  void Recycle(PendingClick* click);
   uint32_t CountForRateLimit(const storage::ClickRecord& r);
 
   storage::Store* const store_;
@@ -84,6 +97,15 @@ class ClickPipeline {
   std::atomic<PendingClick*> head_;
   PendingClick* tail_;
   PendingClick stub_;
+
+  // Written clicks on their way back to their producer: the writer pushes, the producer takes
+  // the whole list at once (so no ABA) and then pops from `owned` alone.
+  struct alignas(64) FreeList {
+    std::atomic<PendingClick*> returned{nullptr};
+    std::atomic<size_t> returned_count{0};  // about how many; reset when taken
+    PendingClick* owned = nullptr;
+  };
+  std::unique_ptr<FreeList[]> free_lists_;
 
   std::atomic<uint64_t> submitted_{0};
   std::atomic<uint64_t> processed_{0};

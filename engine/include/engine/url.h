@@ -65,6 +65,8 @@ struct HttpTarget {
 // `s` with every byte that is not part of valid UTF-8 replaced by U+FFFD, so stored text is
 // always valid in JSON answers.
 [[nodiscard]] std::string ToValidUtf8(std::string_view s);
+// The same into `*out`, which keeps its buffer when it is large enough. `out` must not hold `s`.
+void AssignValidUtf8(std::string_view s, std::string* out);
 
 // Ids of offers and affiliates follow ricochet::IsValidId ([A-Za-z0-9_-]{1,64}).
 using ::ricochet::IsValidId;
