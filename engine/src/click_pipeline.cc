@@ -231,16 +231,12 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
     // redirects never wait. One log line when writes start failing, one when they resume.
     metrics_->CountClickWriteError(metrics_->other_shard());
     metrics_->CountClicksDropped(metrics_->other_shard(), records.size());
-    if (dropped_since_failing_ == 0) {
+    if (write_failures_.Failed(records.size())) {
       log_->Error("click writes failing: clicks are redirected but dropped",
                   {{"error", s.ToString()}, {"batch", std::to_string(records.size())}});
     }
-    dropped_since_failing_ += records.size();
   } else {
-    if (dropped_since_failing_ != 0) {
-      log_->Warn("click writes resumed", {{"dropped", std::to_string(dropped_since_failing_)}});
-      dropped_since_failing_ = 0;
-    }
+    write_failures_.Succeeded(*log_, "click writes resumed", "dropped");
     unsynced_ = true;
     for (const std::unique_ptr<PendingClick>& c : batch)
       metrics_->CountClick(metrics_->other_shard(), c->record.klass);

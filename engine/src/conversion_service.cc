@@ -194,11 +194,7 @@ void ConversionService::Commit(Batch& b, std::vector<ServiceReply>& replies) {
   if (b.out.empty()) return;
   absl::Status st = store_->CommitConversions(b.out);
   if (st.ok()) {
-    if (unavailable_answers_ != 0) {
-      log_->Warn("conversion writes resumed",
-                 {{"answered_503", std::to_string(unavailable_answers_)}});
-      unavailable_answers_ = 0;
-    }
+    unavailable_.Succeeded(*log_, "conversion writes resumed", "answered_503");
     ledger_seq_ = b.seq;
     ledger_hash_ = b.hash;
     for (const auto& [k, delta] : b.today) {
@@ -216,18 +212,19 @@ void ConversionService::Commit(Batch& b, std::vector<ServiceReply>& replies) {
     if (outbox_listener_ && !b.out.outbox.empty()) outbox_listener_(b.out.outbox);
     return;
   }
-  // One line when commits start failing (disk full), one when they resume; not one per batch.
-  if (unavailable_answers_ == 0) {
-    log_->Error("conversion batch not durable; answering 503 until storage recovers",
-                {{"error", st.ToString()}, {"requests", std::to_string(replies.size())}});
-  }
   // Nothing of this batch exists (one atomic write, and the chain head, id caches and counts
   // above move only on success): every answer that was not a refusal becomes 503.
+  uint64_t answered_503 = 0;
   for (ServiceReply& reply : replies) {
     if (reply.status < 400) {
       reply = Error(503, "storage_unavailable");
-      ++unavailable_answers_;
+      ++answered_503;
     }
+  }
+  // One line when commits start failing (disk full), one when they resume; not one per batch.
+  if (unavailable_.Failed(answered_503)) {
+    log_->Error("conversion batch not durable; answering 503 until storage recovers",
+                {{"error", st.ToString()}, {"requests", std::to_string(replies.size())}});
   }
 }
 

@@ -58,4 +58,11 @@ void Logger::Log(LogLevel level, std::string_view message,
   (void)unused;
 }
 
+void FailureRun::Succeeded(const Logger& log, std::string_view message,
+                           std::string_view count_field) {
+  if (count_ == 0) return;
+  log.Warn(message, {{count_field, std::to_string(count_)}});
+  count_ = 0;
+}
+
 }  // namespace ricochet::engine

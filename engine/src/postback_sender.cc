@@ -365,16 +365,13 @@ void PostbackSender::Launch(storage::OutboxEntry entry) {
 
 void PostbackSender::OutboxWriteFailed(std::string_view message, const std::string& id,
                                        const absl::Status& st) {
-  if (outbox_write_failures_++ == 0) {
+  if (outbox_write_failures_.Failed(1)) {
     log_->Error(message, {{"id", id}, {"error", st.ToString()}});
   }
 }
 
 void PostbackSender::OutboxWriteOk() {
-  if (outbox_write_failures_ == 0) return;
-  log_->Warn("postbacks: outbox writes resumed",
-             {{"failed", std::to_string(outbox_write_failures_)}});
-  outbox_write_failures_ = 0;
+  outbox_write_failures_.Succeeded(*log_, "postbacks: outbox writes resumed", "failed");
 }
 
 int64_t PostbackSender::Backoff(int64_t attempts) {

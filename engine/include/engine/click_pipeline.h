@@ -122,7 +122,7 @@ class ClickPipeline {
   absl::flat_hash_map<std::string, uint32_t> rate_counts_;
   bool unsynced_ = false;
   std::chrono::steady_clock::time_point last_sync_;
-  uint64_t dropped_since_failing_ = 0;  // clicks dropped since writes last succeeded
+  FailureRun write_failures_;  // clicks dropped since writes last succeeded
 };
 
 }  // namespace ricochet::engine

@@ -123,7 +123,7 @@ class ConversionService {
   uint64_t ledger_seq_ = 0;
   std::string ledger_hash_;
   uint32_t id_counter_ = 0;
-  uint64_t unavailable_answers_ = 0;  // 503s since the last successful commit
+  FailureRun unavailable_;  // 503s since the last successful commit
   std::mt19937_64 rng_{std::random_device{}()};
   int32_t cached_day_ = INT32_MIN;
   int32_t cached_month_ = INT32_MIN;

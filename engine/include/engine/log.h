@@ -3,6 +3,7 @@
 #ifndef RICOCHET_ENGINE_LOG_H_
 #define RICOCHET_ENGINE_LOG_H_
 
+#include <cstdint>
 #include <initializer_list>
 #include <string_view>
 #include <utility>
@@ -33,6 +34,27 @@ class Logger {
 
  private:
   LogLevel min_level_;
+};
+
+// A run of failures logged as two lines, not one per failure: a full disk fails every batch.
+// The caller logs the first failure itself, with its context, when Failed() says it is the
+// first; Succeeded() ends the run with one warning that says how many there were. Not
+// thread-safe: one per writer thread.
+class FailureRun {
+ public:
+  // Adds `n` to the run (failed items: clicks dropped, answers refused). True when no run was
+  // going on: the caller logs this failure.
+  [[nodiscard]] bool Failed(uint64_t n) {
+    const bool first = count_ == 0;
+    count_ += n;
+    return first;
+  }
+  // Ends a run: logs `message` at warning level with {count_field: how many}. Nothing when no
+  // run was going on.
+  void Succeeded(const Logger& log, std::string_view message, std::string_view count_field);
+
+ private:
+  uint64_t count_ = 0;
 };
 
 }  // namespace ricochet::engine

@@ -126,7 +126,7 @@ class PostbackSender {
   std::mt19937_64 rng_;
   bool started_ = false;
   bool stopping_ = false;
-  uint64_t outbox_write_failures_ = 0;  // since the last outbox write that succeeded
+  FailureRun outbox_write_failures_;  // since the last outbox write that succeeded
 
   std::atomic<uint64_t> pending_{0};  // entries in state pending, in flight included
   std::atomic<uint64_t> in_flight_count_{0};
