@@ -4,19 +4,12 @@
 
 #include "catch2/catch.hpp"
 #include "codec.h"
+#include "open_store.h"
 #include "storage/store.h"
 #include "temp_dir.h"
 
 namespace ricochet::storage {
 namespace {
-
-std::unique_ptr<Store> OpenStore(const std::string& path) {
-  StoreOptions o;
-  o.path = path;
-  absl::StatusOr<std::unique_ptr<Store>> s = Store::Open(o);
-  REQUIRE(s.ok());
-  return std::move(*s);
-}
 
 AuditRecord Call(int64_t time_ms, std::string method, std::string target, int status) {
   AuditRecord a;

@@ -2,6 +2,7 @@
 
 #include "catch2/catch.hpp"
 #include "codec.h"
+#include "open_store.h"
 #include "storage/store.h"
 #include "temp_dir.h"
 
@@ -9,13 +10,8 @@ namespace ricochet::storage {
 namespace {
 
 struct TempStore {
-  TempStore() {
-    StoreOptions o;
-    o.path = dir.path();
-    store = std::move(*Store::Open(o));
-  }
   testing::TempDir dir;  // declared first: outlives the store
-  std::unique_ptr<Store> store;
+  std::unique_ptr<Store> store = OpenStore(dir.path());
 };
 
 ConversionRecord Conversion() {

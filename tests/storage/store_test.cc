@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "catch2/catch.hpp"
+#include "open_store.h"
 #include "temp_dir.h"
 
 namespace ricochet::storage {
@@ -31,15 +32,6 @@ ClickRecord MakeClick(std::string id, int64_t t, std::string offer, std::string 
     c.dedupe_key = attribution::MakeDedupeKey(c.offer, c.affiliate, c.client_ip, c.click_id);
   }
   return c;
-}
-
-std::unique_ptr<Store> OpenStore(const std::string& path, int retention_days = 90) {
-  StoreOptions o;
-  o.path = path;
-  o.retention_days = retention_days;
-  absl::StatusOr<std::unique_ptr<Store>> s = Store::Open(o);
-  REQUIRE(s.ok());
-  return std::move(*s);
 }
 
 }  // namespace
