@@ -31,6 +31,11 @@ ClickPipeline::~ClickPipeline() {
 }
 
 std::unique_ptr<PendingClick> ClickPipeline::Acquire(size_t producer) {
+  if (producer >= options_.producers) {  // not a producer: a new click, deleted after its write
+    auto click = std::make_unique<PendingClick>();
+    click->producer = SIZE_MAX;
+    return click;
+  }
   FreeList& list = free_lists_[producer];
   if (list.owned == nullptr && list.returned.load(std::memory_order_relaxed) != nullptr) {
     list.owned = list.returned.exchange(nullptr, std::memory_order_acquire);
@@ -46,6 +51,38 @@ std::unique_ptr<PendingClick> ClickPipeline::Acquire(size_t producer) {
   return std::unique_ptr<PendingClick>(click);
 }
 
+namespace {
+
+// Back to what a new PendingClick holds, the strings keeping their buffers. The structured
+// bindings name every member of both structs: a member added to either stops the build here
+// until it is cleared too.
+void ClearForReuse(PendingClick& click) {
+  static const PendingClick kNew;
+  auto& [click_id, time_ms, offer, affiliate, subs, source, client_ip, user_agent, visitor_id,
+         referer, klass, attributable, record_dedupe_key] = click.record;
+  for (std::string* s : {&click_id, &offer, &affiliate, &source, &client_ip, &user_agent,
+                         &visitor_id, &referer}) {
+    s->clear();
+  }
+  for (std::string& s : subs) s.clear();
+  time_ms = kNew.record.time_ms;
+  klass = kNew.record.klass;
+  attributable = kNew.record.attributable;
+  record_dedupe_key = kNew.record.dedupe_key;
+  auto& [next, record, is_head, bot_user_agent, max_clicks_per_ip_per_minute, dedupe_window_s,
+         dedupe_key, producer] = click;
+  (void)next;      // the free list sets it
+  (void)record;    // above
+  (void)producer;  // stays: the click goes back to the same producer
+  is_head = kNew.is_head;
+  bot_user_agent = kNew.bot_user_agent;
+  max_clicks_per_ip_per_minute = kNew.max_clicks_per_ip_per_minute;
+  dedupe_window_s = kNew.dedupe_window_s;
+  dedupe_key = kNew.dedupe_key;
+}
+
+}  // namespace
+
 void ClickPipeline::Recycle(PendingClick* click) {
   const size_t producer = click->producer;
   if (producer >= options_.producers ||
@@ -54,26 +91,7 @@ void ClickPipeline::Recycle(PendingClick* click) {
     delete click;
     return;
   }
-  // Back to what a new PendingClick holds; the strings keep their buffers.
-  static_assert(sizeof(storage::ClickRecord) == 448 && sizeof(PendingClick) == 504,
-                "a field was added: clear it here");
-  storage::ClickRecord& r = click->record;
-  for (std::string* s : {&r.click_id, &r.offer, &r.affiliate, &r.subs[0], &r.subs[1], &r.subs[2],
-                         &r.subs[3], &r.subs[4], &r.source, &r.client_ip, &r.user_agent,
-                         &r.visitor_id, &r.referer}) {
-    s->clear();
-  }
-  r.time_ms = 0;
-  r.klass = attribution::ClickClass::kUnique;
-  r.attributable = true;
-  r.dedupe_key.reset();
-  const PendingClick fresh;
-  click->is_head = fresh.is_head;
-  click->bot_user_agent = fresh.bot_user_agent;
-  click->max_clicks_per_ip_per_minute = fresh.max_clicks_per_ip_per_minute;
-  click->dedupe_window_s = fresh.dedupe_window_s;
-  click->dedupe_key = fresh.dedupe_key;
-
+  ClearForReuse(*click);
   FreeList& list = free_lists_[producer];
   list.returned_count.fetch_add(1, std::memory_order_relaxed);
   PendingClick* head = list.returned.load(std::memory_order_relaxed);

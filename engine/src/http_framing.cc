@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "attribution/sv.h"
+#include "engine/url.h"
 
 namespace ricochet::engine {
 namespace http = boost::beast::http;
@@ -49,6 +50,16 @@ std::string_view CheckFraming(const http::request_parser<http::string_body>& par
       return "bad_transfer_encoding";
     }
     if (req.version() < 11 || chunked > 1) return "bad_transfer_encoding";
+  }
+  // An absolute-form target with no host, or with userinfo ("http://user:pass@host/"): RFC 9110
+  // 4.2.1 says reject the first, 4.2.4 treat the second as an error (and it would put a
+  // password in the logs).
+  if (std::optional<AbsoluteForm> a =
+          SplitAbsoluteForm(std::string_view(req.target().data(), req.target().size()))) {
+    if (a->authority.empty() || a->authority[0] == ':' ||
+        a->authority.find('@') != std::string_view::npos) {
+      return "bad_target";
+    }
   }
   if ((req.method() == http::verb::get || req.method() == http::verb::head) &&
       (encodings > 0 || (parser.content_length() && *parser.content_length() > 0))) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -112,20 +113,24 @@ void ForEachQueryParam(std::string_view query,
   }
 }
 
-void SplitTarget(std::string_view target, std::string_view* path, std::string_view* query) {
-  // Absolute-form, "http://host:port/path?query" (RFC 9112 3.2.2: a server must accept it):
-  // the path starts after the authority, and is "/" when the authority ends the target.
-  bool absolute = false;
-  if (!target.empty() && target[0] != '/') {
-    size_t colon = target.find("://");
-    absl::string_view scheme = ToAbsl(target.substr(0, colon));
-    if (colon != std::string_view::npos &&
-        (absl::EqualsIgnoreCase(scheme, "http") || absl::EqualsIgnoreCase(scheme, "https"))) {
-      target.remove_prefix(colon + 3);
-      target.remove_prefix(std::min(target.find_first_of("/?#"), target.size()));
-      absolute = true;
-    }
+std::optional<AbsoluteForm> SplitAbsoluteForm(std::string_view target) {
+  if (target.empty() || target[0] == '/') return std::nullopt;
+  size_t colon = target.find("://");
+  if (colon == std::string_view::npos) return std::nullopt;
+  absl::string_view scheme = ToAbsl(target.substr(0, colon));
+  if (!absl::EqualsIgnoreCase(scheme, "http") && !absl::EqualsIgnoreCase(scheme, "https")) {
+    return std::nullopt;
   }
+  target.remove_prefix(colon + 3);
+  size_t end = std::min(target.find_first_of("/?#"), target.size());
+  return AbsoluteForm{target.substr(0, end), target.substr(end)};
+}
+
+void SplitTarget(std::string_view target, std::string_view* path, std::string_view* query) {
+  // Absolute-form (RFC 9112 3.2.2: a server must accept it): the path starts after the
+  // authority, and is "/" when the authority ends the target.
+  std::optional<AbsoluteForm> absolute = SplitAbsoluteForm(target);
+  if (absolute) target = absolute->rest;
   size_t hash = target.find('#');
   if (hash != std::string_view::npos) target = target.substr(0, hash);
   size_t q = target.find('?');

@@ -43,6 +43,17 @@ std::string ClassOf(storage::Store& s, const std::string& id, int64_t t) {
   return std::string(attribution::ClickClassName((*c)->klass));
 }
 
+// Every counter field summed over all report rows.
+std::array<int64_t, storage::kCounterFieldCount> Totals(storage::Store& s) {
+  std::array<int64_t, storage::kCounterFieldCount> totals{};
+  REQUIRE(s.ScanCounters(0, 100000,
+                         [&](const storage::CounterRow& r) {
+                           for (size_t i = 0; i < totals.size(); ++i) totals[i] += r.values[i];
+                         })
+              .ok());
+  return totals;
+}
+
 }  // namespace
 
 TEST_CASE("the writer classifies in arrival order, across batches", "[pipeline]") {
@@ -109,16 +120,92 @@ TEST_CASE("concurrent producers: every click written exactly once, one unique pe
   for (auto& th : threads) th.join();
   REQUIRE(refused.load() == 0);
   REQUIRE(p.Flush(std::chrono::seconds(30)));
-  std::array<int64_t, storage::kCounterFieldCount> totals{};
-  REQUIRE(f.store
-              ->ScanCounters(0, 100000,
-                             [&](const storage::CounterRow& r) {
-                               for (size_t i = 0; i < totals.size(); ++i) totals[i] += r.values[i];
-                             })
-              .ok());
+  const std::array<int64_t, storage::kCounterFieldCount> totals = Totals(*f.store);
   CHECK(totals[storage::kClicks] == kThreads * kPerThread);
   CHECK(totals[storage::kUniqueClicks] == kKeys);
   CHECK(totals[storage::kDuplicateClicks] == kThreads * kPerThread - kKeys);
+  p.Stop();
+}
+
+TEST_CASE("written clicks come back to their producer cleared, and are reused", "[pipeline]") {
+  Fixture f;
+  constexpr int kThreads = 3, kRounds = 10, kPerRound = 300;
+  ClickPipeline p(f.store.get(), &f.metrics, &f.log,
+                  ClickPipelineOptions{.wal_sync_ms = 10, .producers = kThreads,
+                                       .recycle_limit = 64});
+  p.Start();
+  const int64_t t = 1'700'000'000'000;
+  const PendingClick fresh;
+  // Catch2 assertions are not thread-safe: count, check after join.
+  std::atomic<int> refused{0}, unclean{0}, reused{0}, flush_timeouts{0};
+  std::vector<std::thread> threads;
+  for (int th = 0; th < kThreads; ++th) {
+    threads.emplace_back([&, th] {
+      for (int round = 0; round < kRounds; ++round) {
+        for (int i = 0; i < kPerRound; ++i) {
+          const int n = round * kPerRound + i;
+          std::unique_ptr<PendingClick> c = p.Acquire(th);
+          // Exactly what a new click holds, whatever the one before it held.
+          if (!(c->record == fresh.record) || c->is_head || c->bot_user_agent ||
+              c->max_clicks_per_ip_per_minute != fresh.max_clicks_per_ip_per_minute ||
+              c->dedupe_window_s != fresh.dedupe_window_s || c->dedupe_key != fresh.dedupe_key ||
+              c->next.load() != nullptr) {
+            ++unclean;
+          }
+          if (c->record.click_id.capacity() > 15) ++reused;  // a buffer from an earlier click
+          storage::ClickRecord& r = c->record;
+          r.click_id = "producer-" + std::to_string(th) + "-click-" + std::to_string(n);
+          r.time_ms = t;
+          r.offer = "o";
+          r.affiliate = "a";
+          r.client_ip = "10.0.0." + std::to_string(th);
+          // Every other click has a User-Agent, a sub and a referer; every seventh is a bot.
+          if (n % 2 == 0) {
+            r.user_agent = "Mozilla/5.0 producer " + std::to_string(th);
+            r.subs[0] = "sub-" + std::to_string(n);
+            r.referer = "https://ref.example/" + std::to_string(n);
+          }
+          c->bot_user_agent = n % 7 == 0;
+          c->dedupe_window_s = 3600;
+          c->dedupe_key = attribution::MakeDedupeKey("o", "a", r.client_ip, r.click_id);
+          if (!p.Submit(std::move(c))) ++refused;
+        }
+        if (!p.Flush(std::chrono::seconds(10))) ++flush_timeouts;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(refused.load() == 0);
+  CHECK(flush_timeouts.load() == 0);
+  CHECK(unclean.load() == 0);
+  // After each round's flush the producer's next clicks are reused ones.
+  CHECK(reused.load() >= kThreads * (kRounds - 1));
+  // A thread that is not a producer gets new clicks, deleted once written.
+  std::unique_ptr<PendingClick> outsider = p.Acquire(kThreads);
+  CHECK(outsider->producer == SIZE_MAX);
+  outsider->record.click_id = "outsider";
+  outsider->record.time_ms = t;
+  outsider->record.offer = "o";
+  REQUIRE(p.Submit(std::move(outsider)));
+  REQUIRE(p.Flush(std::chrono::seconds(10)));
+  CHECK(f.store->GetClick(t, "outsider")->has_value());
+  // Every click as it was submitted: the odd ones carry nothing over from the even ones.
+  for (int th = 0; th < kThreads; ++th) {
+    for (int n : {0, 1, kPerRound * kRounds - 2, kPerRound * kRounds - 1}) {
+      auto c = f.store->GetClick(
+          t, "producer-" + std::to_string(th) + "-click-" + std::to_string(n));
+      REQUIRE(c.ok());
+      REQUIRE(c->has_value());
+      const storage::ClickRecord& r = **c;
+      INFO(r.click_id);
+      CHECK(r.user_agent.empty() == (n % 2 == 1));
+      CHECK(r.subs[0].empty() == (n % 2 == 1));
+      CHECK(r.referer.empty() == (n % 2 == 1));
+      CHECK((r.klass == attribution::ClickClass::kBot) == (n % 7 == 0));
+    }
+  }
+  const std::array<int64_t, storage::kCounterFieldCount> totals = Totals(*f.store);
+  CHECK(totals[storage::kClicks] == kThreads * kRounds * kPerRound + 1);
   p.Stop();
 }
 

@@ -63,6 +63,25 @@ TEST_CASE("absolute-form targets split after their authority", "[url]") {
   CHECK(p == "://host/c/o");
 }
 
+TEST_CASE("absolute-form targets name their authority", "[url]") {
+  std::optional<AbsoluteForm> a = SplitAbsoluteForm("http://u:p@h:81/c/o?x#f");
+  REQUIRE(a.has_value());
+  CHECK(a->authority == "u:p@h:81");
+  CHECK(a->rest == "/c/o?x#f");
+  a = SplitAbsoluteForm("HTTPS://h?x");
+  REQUIRE(a.has_value());
+  CHECK(a->authority == "h");
+  CHECK(a->rest == "?x");
+  a = SplitAbsoluteForm("http://");
+  REQUIRE(a.has_value());
+  CHECK(a->authority.empty());
+  CHECK(a->rest.empty());
+  for (std::string_view other : {"/c/o", "*", "", "ftp://h/", "http:/h", "h/http://x"}) {
+    INFO(other);
+    CHECK_FALSE(SplitAbsoluteForm(other).has_value());
+  }
+}
+
 TEST_CASE("configured URLs must be absolute http(s) without control characters", "[url]") {
   for (const char* ok : {"https://shop.example/lp?x={click_id}", "http://1.2.3.4:8080/",
                          "HTTPS://X.EXAMPLE", "https://user@x.example/"}) {

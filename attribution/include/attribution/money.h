@@ -17,7 +17,8 @@ inline constexpr Micros kMicrosPerUnit = 1'000'000;
 
 // Parses a non-negative decimal: digits, optionally '.' and 1..max_decimals digits.
 // Rejects signs, exponents, ".5", "5.", empty input and values >= `limit_units` whole units
-// (and, whatever `limit_units` says, values that do not fit an int64 of micro-units).
+// (and, whatever `limit_units` says, values of INT64_MAX / 10^6 = 9,223,372,036,854 whole units
+// or more, so the result always fits an int64 of micro-units).
 // Returns micro-units. InvalidArgument says why.
 [[nodiscard]] absl::StatusOr<Micros> ParseDecimal(std::string_view text, int max_decimals = 6,
                                                   int64_t limit_units = 1'000'000'000'000);

@@ -45,9 +45,10 @@ struct ClickPipelineOptions {
   size_t max_batch = 4096;
   size_t queue_limit = 1'000'000;
   // I/O threads that Acquire clicks. The writer hands each written click back to the thread
-  // that acquired it, up to about `recycle_limit` waiting per thread, and its strings keep
-  // their buffers: a click allocated on one thread and freed on another misses glibc's
-  // per-thread caches on both sides (docs/performance.md).
+  // that acquired it, and its strings keep their buffers: a click allocated on one thread and
+  // freed on another misses glibc's per-thread caches on both sides (docs/performance.md).
+  // A thread keeps at most about 2 x `recycle_limit` (handed back, and taken but not yet
+  // used); the writer deletes the rest.
   size_t producers = 1;
   size_t recycle_limit = 1024;
 };
@@ -69,7 +70,8 @@ class ClickPipeline {
   bool Submit(std::unique_ptr<PendingClick> click);
 
   // An empty click to fill and Submit, as a new PendingClick would be, but reused when the
-  // writer has handed one back. Only ever called by I/O thread `producer` (< producers).
+  // writer has handed one back. Only ever called by I/O thread `producer`; a `producer` of
+  // `producers` or more gets a new click that is deleted once written.
   std::unique_ptr<PendingClick> Acquire(size_t producer);
 
   // Blocks until every click submitted before the call has been written (not necessarily
@@ -103,7 +105,8 @@ class ClickPipeline {
   struct alignas(64) FreeList {
     std::atomic<PendingClick*> returned{nullptr};
     std::atomic<size_t> returned_count{0};  // about how many; reset when taken
-    PendingClick* owned = nullptr;
+    // The producer's alone, on a line of its own: the writer changes the two above per click.
+    alignas(64) PendingClick* owned = nullptr;
   };
   std::unique_ptr<FreeList[]> free_lists_;
 

@@ -4,6 +4,7 @@
 #define RICOCHET_ENGINE_URL_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,15 @@ void AppendPercentEncoded(std::string& out, std::string_view value);
 // string (a query string without '?'), both decoded. Empty pairs are skipped.
 void ForEachQueryParam(std::string_view query,
                        absl::FunctionRef<void(std::string_view, std::string_view)> fn);
+
+// An absolute-form request target, "http://authority/path?query" (scheme http or https, any
+// case), split after its authority. `rest` is what follows the authority, possibly empty.
+struct AbsoluteForm {
+  std::string_view authority;
+  std::string_view rest;
+};
+// nullopt for any other form (origin-form "/path", "*", another scheme, no "://").
+[[nodiscard]] std::optional<AbsoluteForm> SplitAbsoluteForm(std::string_view target);
 
 // Splits a request target into path and query (without '?'); a fragment is dropped. An
 // absolute-form target (http:// or https://, any case) loses its scheme and authority first;
