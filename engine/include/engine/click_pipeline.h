@@ -1,6 +1,7 @@
 // The click writer. I/O threads hand finished clicks to it through a lock-free queue and answer
 // the visitor at once; one writer thread classifies them (rate limit, dedupe) in arrival order,
-// writes them to the store in batches, and fsyncs the WAL at least every wal_sync_ms.
+// writes them to the store in batches, fsyncs the WAL at least every wal_sync_ms, and hands each
+// click back to the I/O thread that acquired it (Acquire) for reuse.
 //
 // Classification happens here, not on the I/O thread, because the dedupe read-then-write is
 // exact only when one thread owns it; the redirect does not depend on the class.

@@ -1,7 +1,8 @@
 // Request-smuggling checks on a parsed request head: the rules Beast 1.81 does not apply itself
 // (one Host, one Content-Length, no Transfer-Encoding beside Content-Length, chunked as the final
-// coding, no body on GET/HEAD). Split out of the session so the fuzz target
-// (fuzz/http_request_fuzz.cc) runs exactly the code the server runs.
+// coding, no body on GET/HEAD, an absolute-form target with a host and no userinfo). Split out
+// of the session so the fuzz target (fuzz/http_request_fuzzer.cc) runs exactly the code the
+// server runs.
 #ifndef RICOCHET_ENGINE_HTTP_FRAMING_H_
 #define RICOCHET_ENGINE_HTTP_FRAMING_H_
 

@@ -60,7 +60,9 @@ struct RouteMatch {
 // verb::unknown (any method Beast does not know, and lower-case ones) is never allowed. Paths
 // are matched byte for byte: no percent-decoding, no dot segments, no case folding; an
 // absolute-form target routes by its path (SplitTarget). The query and fragment never change
-// the route. The string_views point into `target` (but see SplitTarget for "http://host").
+// the route (absolute-form targets with no host or with userinfo never get here: CheckFraming
+// refuses them, bad_target). The string_views point into `target` (but see SplitTarget for
+// "http://host").
 // Allocates nothing.
 [[nodiscard]] RouteMatch MatchRoute(Listener listener, boost::beast::http::verb method,
                                     std::string_view target);

@@ -43,7 +43,8 @@ struct AbsoluteForm {
 
 // Splits a request target into path and query (without '?'); a fragment is dropped. An
 // absolute-form target (http:// or https://, any case) loses its scheme and authority first;
-// its path is "/" (a literal, not a view into `target`) when the authority ends it.
+// its path is "/" (a literal, not a view into `target`) when nothing, or only a query or a
+// fragment, follows the authority.
 void SplitTarget(std::string_view target, std::string_view* path, std::string_view* query);
 
 // True for a query parameter name (decoded, lower-case) that may carry a secret: one that
