@@ -2,7 +2,6 @@
 
 #include <pthread.h>
 
-#include <algorithm>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -18,12 +17,12 @@ ClickPipeline::ClickPipeline(storage::Store* store, Metrics* metrics, const Logg
       options_(options),
       head_(&stub_),
       tail_(&stub_),
-      free_lists_(new FreeList[std::max<size_t>(options_.producers, 1)]) {}
+      free_lists_(new FreeList[options_.producers]) {}
 
 ClickPipeline::~ClickPipeline() {
   Stop();
   while (PendingClick* p = Pop()) delete p;
-  for (size_t i = 0; i < std::max<size_t>(options_.producers, 1); ++i) {
+  for (size_t i = 0; i < options_.producers; ++i) {
     for (PendingClick* list : {free_lists_[i].returned.load(), free_lists_[i].owned}) {
       while (list != nullptr) delete std::exchange(list, list->next.load());
     }
@@ -31,24 +30,22 @@ ClickPipeline::~ClickPipeline() {
 }
 
 std::unique_ptr<PendingClick> ClickPipeline::Acquire(size_t producer) {
-  if (producer >= options_.producers) {  // not a producer: a new click, deleted after its write
-    auto click = std::make_unique<PendingClick>();
-    click->producer = SIZE_MAX;
-    return click;
+  if (producer < options_.producers) {
+    FreeList& list = free_lists_[producer];
+    if (list.owned == nullptr && list.returned.load(std::memory_order_relaxed) != nullptr) {
+      list.owned = list.returned.exchange(nullptr, std::memory_order_acquire);
+      list.returned_count.store(0, std::memory_order_relaxed);
+    }
+    if (PendingClick* click = list.owned) {
+      list.owned = click->next.load(std::memory_order_relaxed);
+      click->next.store(nullptr, std::memory_order_relaxed);
+      return std::unique_ptr<PendingClick>(click);
+    }
   }
-  FreeList& list = free_lists_[producer];
-  if (list.owned == nullptr && list.returned.load(std::memory_order_relaxed) != nullptr) {
-    list.owned = list.returned.exchange(nullptr, std::memory_order_acquire);
-    list.returned_count.store(0, std::memory_order_relaxed);
-  }
-  if (list.owned == nullptr) {
-    auto click = std::make_unique<PendingClick>();
-    click->producer = producer;
-    return click;
-  }
-  PendingClick* click = std::exchange(list.owned, list.owned->next.load(std::memory_order_relaxed));
-  click->next.store(nullptr, std::memory_order_relaxed);
-  return std::unique_ptr<PendingClick>(click);
+  auto click = std::make_unique<PendingClick>();
+  // Not a producer: SIZE_MAX, so Recycle deletes it once written.
+  click->producer = producer < options_.producers ? producer : SIZE_MAX;
+  return click;
 }
 
 namespace {
@@ -60,8 +57,8 @@ void ClearForReuse(PendingClick& click) {
   static const PendingClick kNew;
   auto& [click_id, time_ms, offer, affiliate, subs, source, client_ip, user_agent, visitor_id,
          referer, klass, attributable, record_dedupe_key] = click.record;
-  for (std::string* s : {&click_id, &offer, &affiliate, &source, &client_ip, &user_agent,
-                         &visitor_id, &referer}) {
+  for (std::string* s :
+       {&click_id, &offer, &affiliate, &source, &client_ip, &user_agent, &visitor_id, &referer}) {
     s->clear();
   }
   for (std::string& s : subs) s.clear();
@@ -85,9 +82,8 @@ void ClearForReuse(PendingClick& click) {
 
 void ClickPipeline::Recycle(PendingClick* click) {
   const size_t producer = click->producer;
-  if (producer >= options_.producers ||
-      free_lists_[producer].returned_count.load(std::memory_order_relaxed) >=
-          options_.recycle_limit) {
+  if (producer >= options_.producers || free_lists_[producer].returned_count.load(
+                                            std::memory_order_relaxed) >= options_.recycle_limit) {
     delete click;
     return;
   }

@@ -128,7 +128,7 @@ std::optional<AbsoluteForm> SplitAbsoluteForm(std::string_view target) {
 
 void SplitTarget(std::string_view target, std::string_view* path, std::string_view* query) {
   // Absolute-form (RFC 9112 3.2.2: a server must accept it): the path starts after the
-  // authority, and is "/" when the authority ends the target.
+  // authority, and is "/" when only a query or a fragment, or nothing, follows it.
   std::optional<AbsoluteForm> absolute = SplitAbsoluteForm(target);
   if (absolute) target = absolute->rest;
   size_t hash = target.find('#');
@@ -263,10 +263,7 @@ void AssignValidUtf8(std::string_view s, std::string* out) {
       ++i;
       continue;
     }
-    size_t len = (c >> 5) == 0x6    ? 2
-                 : (c >> 4) == 0xE  ? 3
-                 : (c >> 3) == 0x1E ? 4
-                                    : 0;
+    size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
     bool ok = len > 0 && i + len <= s.size();
     for (size_t k = 1; ok && k < len; ++k) {
       ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;

@@ -46,11 +46,9 @@ std::string ClassOf(storage::Store& s, const std::string& id, int64_t t) {
 // Every counter field summed over all report rows.
 std::array<int64_t, storage::kCounterFieldCount> Totals(storage::Store& s) {
   std::array<int64_t, storage::kCounterFieldCount> totals{};
-  REQUIRE(s.ScanCounters(0, 100000,
-                         [&](const storage::CounterRow& r) {
-                           for (size_t i = 0; i < totals.size(); ++i) totals[i] += r.values[i];
-                         })
-              .ok());
+  REQUIRE(s.ScanCounters(0, 100000, [&](const storage::CounterRow& r) {
+             for (size_t i = 0; i < totals.size(); ++i) totals[i] += r.values[i];
+           }).ok());
   return totals;
 }
 
@@ -130,9 +128,9 @@ TEST_CASE("concurrent producers: every click written exactly once, one unique pe
 TEST_CASE("written clicks come back to their producer cleared, and are reused", "[pipeline]") {
   Fixture f;
   constexpr int kThreads = 3, kRounds = 10, kPerRound = 300;
-  ClickPipeline p(f.store.get(), &f.metrics, &f.log,
-                  ClickPipelineOptions{.wal_sync_ms = 10, .producers = kThreads,
-                                       .recycle_limit = 64});
+  ClickPipeline p(
+      f.store.get(), &f.metrics, &f.log,
+      ClickPipelineOptions{.wal_sync_ms = 10, .producers = kThreads, .recycle_limit = 64});
   p.Start();
   const int64_t t = 1'700'000'000'000;
   const PendingClick fresh;
@@ -192,8 +190,8 @@ TEST_CASE("written clicks come back to their producer cleared, and are reused", 
   // Every click as it was submitted: the odd ones carry nothing over from the even ones.
   for (int th = 0; th < kThreads; ++th) {
     for (int n : {0, 1, kPerRound * kRounds - 2, kPerRound * kRounds - 1}) {
-      auto c = f.store->GetClick(
-          t, "producer-" + std::to_string(th) + "-click-" + std::to_string(n));
+      auto c =
+          f.store->GetClick(t, "producer-" + std::to_string(th) + "-click-" + std::to_string(n));
       REQUIRE(c.ok());
       REQUIRE(c->has_value());
       const storage::ClickRecord& r = **c;

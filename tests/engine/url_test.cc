@@ -29,38 +29,31 @@ TEST_CASE("query parsing decodes names and values", "[url]") {
 }
 
 TEST_CASE("targets split into path and query", "[url]") {
-  std::string_view p, q;
-  SplitTarget("/c/o?aff=1#frag", &p, &q);
-  CHECK(p == "/c/o");
-  CHECK(q == "aff=1");
-  SplitTarget("/healthz", &p, &q);
-  CHECK(p == "/healthz");
-  CHECK(q.empty());
-}
-
-TEST_CASE("absolute-form targets split after their authority", "[url]") {
-  std::string_view p, q;
-  SplitTarget("http://127.0.0.1:8080/c/o?aff=1#frag", &p, &q);
-  CHECK(p == "/c/o");
-  CHECK(q == "aff=1");
-  SplitTarget("HTTPS://Host.Example/api/offers", &p, &q);
-  CHECK(p == "/api/offers");
-  CHECK(q.empty());
-  SplitTarget("http://host", &p, &q);
-  CHECK(p == "/");
-  CHECK(q.empty());
-  SplitTarget("http://host?x=1", &p, &q);
-  CHECK(p == "/");
-  CHECK(q == "x=1");
-  SplitTarget("http://host#/c/o", &p, &q);
-  CHECK(p == "/");
-  // Not absolute-form: another scheme, a single slash, no scheme. Left as they are.
-  SplitTarget("ftp://host/c/o", &p, &q);
-  CHECK(p == "ftp://host/c/o");
-  SplitTarget("http:/c/o", &p, &q);
-  CHECK(p == "http:/c/o");
-  SplitTarget("://host/c/o", &p, &q);
-  CHECK(p == "://host/c/o");
+  struct Case {
+    std::string_view target, path, query;
+  };
+  const Case cases[] = {
+      {"/c/o?aff=1#frag", "/c/o", "aff=1"},
+      {"/healthz", "/healthz", ""},
+      // Absolute-form: split after the authority; "/" when nothing but a query or fragment
+      // follows it.
+      {"http://127.0.0.1:8080/c/o?aff=1#frag", "/c/o", "aff=1"},
+      {"HTTPS://Host.Example/api/offers", "/api/offers", ""},
+      {"http://host", "/", ""},
+      {"http://host?x=1", "/", "x=1"},
+      {"http://host#/c/o", "/", ""},
+      // Not absolute-form: another scheme, a single slash, no scheme. Left as they are.
+      {"ftp://host/c/o", "ftp://host/c/o", ""},
+      {"http:/c/o", "http:/c/o", ""},
+      {"://host/c/o", "://host/c/o", ""},
+  };
+  for (const Case& c : cases) {
+    INFO(c.target);
+    std::string_view p, q;
+    SplitTarget(c.target, &p, &q);
+    CHECK(p == c.path);
+    CHECK(q == c.query);
+  }
 }
 
 TEST_CASE("absolute-form targets name their authority", "[url]") {
@@ -112,8 +105,15 @@ TEST_CASE("text is made valid UTF-8", "[url]") {
   CHECK(ToValidUtf8(std::string("a\0b", 3)) == std::string("a\0b", 3));
   // Into a used string: replaced whole, valid runs around bad bytes kept as they were.
   std::string out = "previous value, longer than the next";
-  AssignValidUtf8("ab\xFF" "cd\xC3\xA9" "e\xC3", &out);
-  CHECK(out == "ab\xEF\xBF\xBD" "cd\xC3\xA9" "e\xEF\xBF\xBD");
+  AssignValidUtf8(
+      "ab\xFF"
+      "cd\xC3\xA9"
+      "e\xC3",
+      &out);
+  CHECK(out ==
+        "ab\xEF\xBF\xBD"
+        "cd\xC3\xA9"
+        "e\xEF\xBF\xBD");
   AssignValidUtf8("", &out);
   CHECK(out.empty());
 }

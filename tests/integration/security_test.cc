@@ -732,8 +732,8 @@ TEST_CASE("open redirect corpus: Location is always the configured destination o
   // path that starts with "//" is no click route.
   Answer absolute = One(Exchange(s.public_port(), "GET", "http://evil.com/c/o?aff=a"));
   REQUIRE(absolute.status == 302);
-  check_location(absolute.Field("location"), "https://shop.example/lp?c=",
-                 "&s1=&s2=&s3=&s4=&s5=&src=&a=a");
+  check_location(absolute.Field("location"),
+                 "https://shop.example/lp?c=", "&s1=&s2=&s3=&s4=&s5=&src=&a=a");
   Answer authority = One(Exchange(s.public_port(), "GET", "//evil.com/c/o?aff=a"));
   CHECK(authority.status == 404);
   CHECK(authority.Count("location") == 0);

@@ -321,8 +321,9 @@ TEST_CASE("a click never carries fields over from the click before it", "[click]
              R"({"url":"https://x.example/?c={click_id}","fallback_url":"https://x.example/fb"})");
   s.PutAffiliate("a", "{}");
   auto click = [&](const std::string& query, const std::string& headers) {
-    std::string raw = RawExchange(s.public_port(), "GET /c/o?" + query + " HTTP/1.1\r\nHost: x\r\n" +
-                                                       headers + "Connection: close\r\n\r\n");
+    std::string raw =
+        RawExchange(s.public_port(), "GET /c/o?" + query + " HTTP/1.1\r\nHost: x\r\n" + headers +
+                                         "Connection: close\r\n\r\n");
     REQUIRE(raw.rfind("HTTP/1.1 302", 0) == 0);
     size_t at = raw.find("Location: ");
     REQUIRE(at != std::string::npos);
@@ -335,8 +336,9 @@ TEST_CASE("a click never carries fields over from the click before it", "[click]
     return ParseJson(r.body).as_object();
   };
   std::string first = Param(
-      click("aff=a&sub1=one&sub2=two&sub3=three&sub4=four&sub5=five&source=src",
-            "User-Agent: Agent/1\r\nReferer: https://ref.example/\r\nX-Forwarded-For: 192.0.2.7\r\n"),
+      click(
+          "aff=a&sub1=one&sub2=two&sub3=three&sub4=four&sub5=five&source=src",
+          "User-Agent: Agent/1\r\nReferer: https://ref.example/\r\nX-Forwarded-For: 192.0.2.7\r\n"),
       "c");
   json::object o = stored(first);
   CHECK(o.at("sub5").as_string() == "five");
@@ -346,8 +348,8 @@ TEST_CASE("a click never carries fields over from the click before it", "[click]
   std::string second = Param(click("aff=a", ""), "c");
   REQUIRE(second != first);
   o = stored(second);
-  for (const char* field : {"sub1", "sub2", "sub3", "sub4", "sub5", "source", "user_agent",
-                            "referer"}) {
+  for (const char* field :
+       {"sub1", "sub2", "sub3", "sub4", "sub5", "source", "user_agent", "referer"}) {
     INFO(field);
     CHECK(o.at(field).as_string() == "");
   }

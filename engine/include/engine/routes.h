@@ -62,8 +62,7 @@ struct RouteMatch {
 // absolute-form target routes by its path (SplitTarget). The query and fragment never change
 // the route (absolute-form targets with no host or with userinfo never get here: CheckFraming
 // refuses them, bad_target). The string_views point into `target` (but see SplitTarget for
-// "http://host").
-// Allocates nothing.
+// "http://host"). Allocates nothing.
 [[nodiscard]] RouteMatch MatchRoute(Listener listener, boost::beast::http::verb method,
                                     std::string_view target);
 
