@@ -73,7 +73,20 @@ class RetentionFilterFactory final : public rocksdb::CompactionFilterFactory {
   std::shared_ptr<const std::atomic<int64_t>> horizon_ms_;
 };
 
+class KeyLessTimeTransform final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "ricochet.KeyLessTime"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), key.size() - 8);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 8; }
+};
+
 }  // namespace
+
+std::shared_ptr<const rocksdb::SliceTransform> NewKeyLessTimeTransform() {
+  return std::make_shared<KeyLessTimeTransform>();
+}
 
 std::shared_ptr<rocksdb::MergeOperator> NewCounterMergeOperator() {
   return std::make_shared<CounterMergeOperator>();

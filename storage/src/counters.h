@@ -1,4 +1,5 @@
-// RocksDB plug-ins: the report counter merge operator and the retention compaction filter.
+// RocksDB plug-ins: the report counter merge operator, the retention compaction filter and the
+// visitor index's prefix extractor.
 #ifndef RICOCHET_STORAGE_COUNTERS_H_
 #define RICOCHET_STORAGE_COUNTERS_H_
 
@@ -8,6 +9,7 @@
 
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/merge_operator.h"
+#include "rocksdb/slice_transform.h"
 
 namespace ricochet::storage {
 
@@ -26,6 +28,11 @@ enum class TimeIn { kKeyPrefix, kKeySuffix, kValue };
 std::shared_ptr<rocksdb::CompactionFilterFactory> NewRetentionFilterFactory(
     int retention_days, TimeIn where,
     std::shared_ptr<const std::atomic<int64_t>> horizon_ms = nullptr);
+
+// The prefix of a key that ends in an 8-byte time: the key less its time (the visitor index's
+// offer and visitor). Keys shorter than 8 bytes have none. The prefix of a prefix is not
+// itself, so a prefix-mode iterator must seek to a whole key (a prefix and a time).
+std::shared_ptr<const rocksdb::SliceTransform> NewKeyLessTimeTransform();
 
 }  // namespace ricochet::storage
 

@@ -16,6 +16,7 @@
 #include "attribution/sv.h"
 #include "codec.h"
 #include "counters.h"
+#include "hash_memtable.h"
 #include "info_log.h"
 #include "openssl/sha.h"
 #include "rocksdb/cache.h"
@@ -444,6 +445,12 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   // memtables make them markedly cheaper, flushes and compactions included
   // (bench/storage/click_write_bench: docs/performance.md).
   const size_t small_write_buffer = std::max<size_t>(options.write_buffer_bytes / 8, 1u << 20);
+  // The dedupe and visitor indexes use a hash memtable (hash_memtable.h), which takes one
+  // writer at a time. Only the click writer writes clicks, and postbacks commit in groups
+  // whose leader inserts the group's few keys itself.
+  db_options.allow_concurrent_memtable_write = false;
+  // About one bucket per entry of a full small memtable (a dedupe entry takes about 50 bytes).
+  const size_t hash_buckets = small_write_buffer / 64;
   std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors = impl->descriptors;
   for (size_t i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions o = base(/*bloom=*/i == kDedupeCf || i == kClicksCf);
@@ -472,6 +479,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         // them was a third of the compaction threads' CPU per click.
         o.compression = rocksdb::kNoCompression;
         o.bottommost_compression = rocksdb::kNoCompression;
+        // Read by whole key only: a hash memtable, not a skip list (a cache miss per level on
+        // every insert of a random key).
+        o.memtable_factory = NewHashIndexMemTableFactory(hash_buckets);
         break;
       case kVisitorsCf:
         o.compaction_filter_factory = NewRetentionFilterFactory(
@@ -480,6 +490,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         // Random visitor and click ids: ZSTD on the last level cost a third of the compaction
         // threads' CPU per click; LZ4 saves most of that space for little.
         o.bottommost_compression = rocksdb::kLZ4Compression;
+        // Read only as one visitor's entries (VisitorClicks, a prefix scan): the prefix is the
+        // key less its time, and a hash memtable keeps each prefix's entries in one chain.
+        o.prefix_extractor = NewKeyLessTimeTransform();
+        o.memtable_factory = NewHashIndexMemTableFactory(hash_buckets);
         break;
       case kCountersCf:
         o.merge_operator = NewCounterMergeOperator();
@@ -677,6 +691,8 @@ absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> Store::VisitorClick
   std::vector<std::pair<int64_t, std::string>> out;
   std::string start = codec::VisitorKey(offer, visitor_id, from_ms);
   std::string prefix = start.substr(0, start.size() - 8);
+  // A prefix-mode iterator (the column family's prefix extractor): it reads the chain of the
+  // seek key's prefix in the memtable, and stops being meaningful past that prefix.
   std::unique_ptr<rocksdb::Iterator> it(
       db->NewIterator(rocksdb::ReadOptions(), db.cf(kVisitorsCf)));
   for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
