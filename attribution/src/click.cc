@@ -1,7 +1,10 @@
 #include "attribution/click.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <initializer_list>
+#include <string>
 
 #include "xxhash.h"
 
@@ -10,10 +13,30 @@ namespace {
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-void AppendField(std::string& buf, std::string_view field) {
-  uint32_t n = static_cast<uint32_t>(field.size());
-  buf.append(reinterpret_cast<const char*>(&n), sizeof(n));
-  buf.append(field);
+// 128-bit XXH3 over the fields, each prefixed by its 32-bit length (host order) so that
+// ("ab","c") and ("a","bc") differ by construction. On the stack unless the fields are long.
+std::array<uint8_t, 16> HashFields(std::initializer_list<std::string_view> fields) {
+  size_t total = 0;
+  for (std::string_view f : fields) total += sizeof(uint32_t) + f.size();
+  char stack[512];
+  std::string heap;
+  char* buf = stack;
+  if (total > sizeof(stack)) {
+    heap.resize(total);
+    buf = heap.data();
+  }
+  size_t at = 0;
+  for (std::string_view f : fields) {
+    uint32_t n = static_cast<uint32_t>(f.size());
+    std::memcpy(buf + at, &n, sizeof(n));
+    std::memcpy(buf + at + sizeof(n), f.data(), f.size());
+    at += sizeof(n) + f.size();
+  }
+  XXH128_canonical_t canon;
+  XXH128_canonicalFromHash(&canon, XXH3_128bits(buf, total));
+  std::array<uint8_t, 16> key;
+  std::memcpy(key.data(), canon.digest, key.size());
+  return key;
 }
 
 }  // namespace
@@ -110,18 +133,11 @@ bool BotMatcher::Matches(std::string_view user_agent) const {
 
 DedupeKey MakeDedupeKey(std::string_view offer, std::string_view affiliate,
                         std::string_view client_ip, std::string_view user_agent) {
-  std::string buf;
-  buf.reserve(16 + offer.size() + affiliate.size() + client_ip.size() + user_agent.size());
-  AppendField(buf, offer);
-  AppendField(buf, affiliate);
-  AppendField(buf, client_ip);
-  AppendField(buf, user_agent);
-  XXH128_hash_t h = XXH3_128bits(buf.data(), buf.size());
-  XXH128_canonical_t canon;
-  XXH128_canonicalFromHash(&canon, h);
-  DedupeKey key;
-  std::memcpy(key.data(), canon.digest, key.size());
-  return key;
+  return HashFields({offer, affiliate, client_ip, user_agent});
+}
+
+RateKey MakeRateKey(std::string_view offer, std::string_view client_ip) {
+  return HashFields({offer, client_ip});
 }
 
 ClickClass Classify(const ClickFacts& facts) {

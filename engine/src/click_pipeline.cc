@@ -187,8 +187,7 @@ uint32_t ClickPipeline::CountForRateLimit(const storage::ClickRecord& r) {
     rate_counts_.clear();
     rate_minute_ = minute;
   }
-  std::string key = absl::StrCat(r.offer, absl::string_view("\0", 1), r.client_ip);
-  return ++rate_counts_[key];
+  return ++rate_counts_[attribution::MakeRateKey(r.offer, r.client_ip)];
 }
 
 void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& batch) {
@@ -207,7 +206,8 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
     f.max_clicks_per_ip_per_minute =
         static_cast<uint32_t>(std::min<int64_t>(c.max_clicks_per_ip_per_minute, UINT32_MAX));
     if (f.is_head || f.bot_user_agent) continue;  // bots neither count nor take slots
-    f.clicks_this_minute = CountForRateLimit(c.record);
+    // Offers without a limit count nothing: a minute's counts hold every distinct client.
+    if (f.max_clicks_per_ip_per_minute > 0) f.clicks_this_minute = CountForRateLimit(c.record);
     lookup_index[i] = lookup_keys.size();
     lookup_keys.push_back(c.dedupe_key);
   }

@@ -1,5 +1,6 @@
 #include "attribution/click.h"
 
+#include "absl/strings/str_cat.h"
 #include "catch2/catch.hpp"
 
 namespace ricochet::attribution {
@@ -82,6 +83,23 @@ TEST_CASE("dedupe key: stable, field-separated, sensitive to every field", "[cli
   CHECK(k != MakeDedupeKey("offer", "aff", "1.2.3.4", "UA2"));
   // Shifting bytes between fields must not collide.
   CHECK(MakeDedupeKey("ab", "c", "", "") != MakeDedupeKey("a", "bc", "", ""));
+}
+
+std::string Hex(const std::array<uint8_t, 16>& k) {
+  std::string out;
+  for (uint8_t b : k) absl::StrAppend(&out, absl::Hex(b, absl::kZeroPad2));
+  return out;
+}
+
+// Dedupe keys are stored: the bytes must not change across versions, or an upgrade would
+// forget every slot. Values from XXH3-128 over the length-prefixed fields, computed apart.
+TEST_CASE("dedupe and rate keys: pinned bytes, long fields included", "[click]") {
+  CHECK(Hex(MakeDedupeKey("offer", "aff", "1.2.3.4", "UA")) == "7bf065c80fdacdef8c92be80203472df");
+  CHECK(Hex(MakeDedupeKey("offer", "aff", "1.2.3.4", std::string(600, 'M'))) ==
+        "c83dee719525107b66c1de8810c5f234");
+  CHECK(Hex(MakeRateKey("offer", "1.2.3.4")) == "89070b742376fd7cef9298a110823895");
+  CHECK(MakeRateKey("offer", "1.2.3.4") != MakeRateKey("offer", "1.2.3.5"));
+  CHECK(MakeRateKey("offer", "1.2.3.4") != MakeRateKey("offer2", "1.2.3.4"));
 }
 
 }  // namespace ricochet::attribution

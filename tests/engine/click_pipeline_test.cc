@@ -79,7 +79,8 @@ TEST_CASE("the writer classifies in arrival order, across batches", "[pipeline]"
   CHECK(p.depth() == 0);
 }
 
-TEST_CASE("rate limit counts non-bot clicks per offer and IP per minute", "[pipeline]") {
+TEST_CASE("rate limit counts non-bot clicks per offer and IP per minute, only under a limit",
+          "[pipeline]") {
   Fixture f;
   ClickPipeline p(f.store.get(), &f.metrics, &f.log, ClickPipelineOptions{});
   p.Start();
@@ -88,8 +89,23 @@ TEST_CASE("rate limit counts non-bot clicks per offer and IP per minute", "[pipe
     REQUIRE(
         p.Submit(Click("r" + std::to_string(i), t + i, "2.2.2.2", "UA" + std::to_string(i), 2)));
   REQUIRE(p.Submit(Click("other-ip", t + 5, "3.3.3.3", "UAx", 2)));
+  // Clicks on an offer without a limit count nothing: a limit set later in the minute counts
+  // from then on.
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(p.Submit(
+        Click("free" + std::to_string(i), t + 10 + i, "4.4.4.4", "F" + std::to_string(i), 0)));
+  }
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(p.Submit(
+        Click("lim" + std::to_string(i), t + 20 + i, "4.4.4.4", "L" + std::to_string(i), 2)));
+  }
   REQUIRE(p.Submit(Click("next-minute", t + 60'000, "2.2.2.2", "UAy", 2)));
   REQUIRE(p.Flush(std::chrono::seconds(5)));
+  for (int i = 0; i < 3; ++i)
+    CHECK(ClassOf(*f.store, "free" + std::to_string(i), t + 10 + i) == "unique");
+  CHECK(ClassOf(*f.store, "lim0", t + 20) == "unique");
+  CHECK(ClassOf(*f.store, "lim1", t + 21) == "unique");
+  CHECK(ClassOf(*f.store, "lim2", t + 22) == "rate_limited");
   CHECK(ClassOf(*f.store, "r0", t) == "unique");
   CHECK(ClassOf(*f.store, "r1", t + 1) == "unique");
   CHECK(ClassOf(*f.store, "r2", t + 2) == "rate_limited");

@@ -48,6 +48,11 @@ using DedupeKey = std::array<uint8_t, 16>;
 [[nodiscard]] DedupeKey MakeDedupeKey(std::string_view offer, std::string_view affiliate,
                                       std::string_view client_ip, std::string_view user_agent);
 
+// What the per-IP click rate counts under: 128-bit XXH3 over (offer, client IP), built the
+// same way. Fixed-size, so a minute's counts take no allocation per address.
+using RateKey = std::array<uint8_t, 16>;
+[[nodiscard]] RateKey MakeRateKey(std::string_view offer, std::string_view client_ip);
+
 // Everything the classifier needs to know about one click.
 struct ClickFacts {
   bool is_head = false;         // HEAD requests are never people

@@ -123,7 +123,7 @@ class ClickPipeline {
 
   // Writer-thread state.
   int64_t rate_minute_ = -1;
-  absl::flat_hash_map<std::string, uint32_t> rate_counts_;
+  absl::flat_hash_map<attribution::RateKey, uint32_t> rate_counts_;
   bool unsynced_ = false;
   std::chrono::steady_clock::time_point last_sync_;
   FailureRun write_failures_;  // clicks dropped since writes last succeeded
