@@ -131,7 +131,70 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
 }
 
 ClickIdCodec::ClickIdCodec(const std::array<uint8_t, kSecretBytes>& secret)
-    : k0_(LoadLe64(secret.data())), k1_(LoadLe64(secret.data() + 8)) {}
+    : k0_(LoadLe64(secret.data())), k1_(LoadLe64(secret.data() + 8)) {
+  // Keys of their own for the visitor id permutation, so that it never evaluates the MAC.
+  static constexpr uint8_t kLabel0[] = "ricochet visitor id key 0";
+  static constexpr uint8_t kLabel1[] = "ricochet visitor id key 1";
+  vk0_ = SipHash24(k0_, k1_, kLabel0, sizeof(kLabel0) - 1);
+  vk1_ = SipHash24(k0_, k1_, kLabel1, sizeof(kLabel1) - 1);
+}
+
+// Luby-Rackoff: four Feistel rounds of a pseudo-random function make a pseudo-random
+// permutation of the 128-bit block (l, r).
+void ClickIdCodec::Permute(uint64_t& l, uint64_t& r, bool inverse) const {
+  auto f = [this](int round, uint64_t x) {
+    uint8_t in[9];
+    in[0] = static_cast<uint8_t>(round);
+    for (int i = 0; i < 8; ++i) in[1 + i] = static_cast<uint8_t>(x >> (8 * i));
+    return SipHash24(vk0_, vk1_, in, sizeof(in));
+  };
+  if (!inverse) {
+    for (int i = 0; i < 4; ++i) {
+      uint64_t next_r = l ^ f(i, r);
+      l = r;
+      r = next_r;
+    }
+  } else {
+    for (int i = 3; i >= 0; --i) {
+      uint64_t prev_l = r ^ f(i, l);
+      r = l;
+      l = prev_l;
+    }
+  }
+}
+
+std::string ClickIdCodec::VisitorIdFor(std::string_view click_id) const {
+  if (click_id.size() != kClickIdLength) return "";
+  std::optional<std::string> raw = Base64UrlDecode(click_id);
+  if (!raw || raw->size() != kRaw || (*raw)[0] != static_cast<char>(kVersion)) return "";
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(raw->data());
+  uint64_t l = LoadLe64(p), r = LoadLe64(p + 8);
+  Permute(l, r, /*inverse=*/false);
+  uint8_t block[16];
+  for (int i = 0; i < 8; ++i) {
+    block[i] = static_cast<uint8_t>(l >> (8 * i));
+    block[8 + i] = static_cast<uint8_t>(r >> (8 * i));
+  }
+  return Base64UrlEncode(block, sizeof(block));
+}
+
+std::optional<std::string> ClickIdCodec::FirstClickOf(std::string_view visitor_id) const {
+  if (visitor_id.size() != kVisitorIdLength) return std::nullopt;
+  std::optional<std::string> block = Base64UrlDecode(visitor_id);
+  if (!block || block->size() != 16) return std::nullopt;
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(block->data());
+  uint64_t l = LoadLe64(p), r = LoadLe64(p + 8);
+  Permute(l, r, /*inverse=*/true);
+  uint8_t raw[kRaw];
+  for (int i = 0; i < 8; ++i) {
+    raw[i] = static_cast<uint8_t>(l >> (8 * i));
+    raw[8 + i] = static_cast<uint8_t>(r >> (8 * i));
+  }
+  if (raw[0] != kVersion) return std::nullopt;
+  uint64_t mac = SipHash24(k0_, k1_, raw, kPayload);
+  for (int i = 0; i < 8; ++i) raw[kPayload + i] = static_cast<uint8_t>(mac >> (8 * i));
+  return Base64UrlEncode(raw, kRaw);
+}
 
 std::string ClickIdCodec::Issue(int64_t time_ms, uint16_t partition, uint64_t nonce) const {
   uint8_t raw[kRaw];

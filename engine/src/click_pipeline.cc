@@ -56,7 +56,7 @@ namespace {
 void ClearForReuse(PendingClick& click) {
   static const PendingClick kNew;
   auto& [click_id, time_ms, offer, affiliate, subs, source, client_ip, user_agent, visitor_id,
-         referer, klass, attributable, record_dedupe_key] = click.record;
+         referer, klass, attributable, visitor_first_click, record_dedupe_key] = click.record;
   for (std::string* s :
        {&click_id, &offer, &affiliate, &source, &client_ip, &user_agent, &visitor_id, &referer}) {
     s->clear();
@@ -65,6 +65,7 @@ void ClearForReuse(PendingClick& click) {
   time_ms = kNew.record.time_ms;
   klass = kNew.record.klass;
   attributable = kNew.record.attributable;
+  visitor_first_click = kNew.record.visitor_first_click;
   record_dedupe_key = kNew.record.dedupe_key;
   auto& [next, record, is_head, bot_user_agent, max_clicks_per_ip_per_minute, dedupe_window_s,
          dedupe_key, producer] = click;

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -340,6 +341,18 @@ ServiceReply ConversionService::HandlePostback(const Request& r, Batch& b) {
       auto visits = store_->VisitorClicks(offer->id, *p.visitor_id,
                                           b.now_ms - offer->lookback_days * 86'400'000, b.now_ms);
       if (!visits.ok()) return Error(503, "storage_unavailable");
+      // The visitor's first click is not in the index: its visitor id names it.
+      if (std::optional<std::string> first = click_ids_->FirstClickOf(*p.visitor_id)) {
+        std::optional<ClickIdInfo> first_info = click_ids_->Verify(*first);
+        auto first_click = store_->GetClick(first_info->time_ms, *first);
+        if (!first_click.ok()) return Error(503, "storage_unavailable");
+        if (first_click->has_value() && (*first_click)->visitor_id == *p.visitor_id &&
+            (*first_click)->offer == offer->id && (*first_click)->attributable) {
+          visits->insert(visits->begin(), {first_info->time_ms, std::move(*first)});
+          std::stable_sort(visits->begin(), visits->end(),
+                           [](const auto& a, const auto& b) { return a.first < b.first; });
+        }
+      }
       std::vector<std::pair<int64_t, std::string_view>> candidates;
       for (const auto& [t, id] : *visits) candidates.emplace_back(t, id);
       std::optional<size_t> pick =

@@ -1,5 +1,4 @@
 #include <chrono>
-#include <cstring>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -19,7 +18,6 @@ namespace {
 
 constexpr size_t kMaxParamBytes = 256;
 constexpr size_t kMaxUserAgentBytes = 512;
-constexpr size_t kVisitorIdLength = 22;  // 128 random bits, base64url
 constexpr int64_t kVisitorCookieMaxAge = 365 * 86400;
 
 // Click query parameters and their aliases; a lower rank wins when several are given.
@@ -289,13 +287,9 @@ Response TrackingHandler::HandleClick(const Request& req, const RequestContext& 
   if (auto it = req.find(http::field::cookie); it != req.end()) cookie_header = it->value();
   std::string visitor(FindCookie(cookie_header, "rc_vid"));
   bool new_visitor = !IsVisitorId(visitor);
-  if (new_visitor) {
-    uint8_t raw[16];
-    uint64_t a = rng.Next(), b = rng.Next();
-    std::memcpy(raw, &a, 8);
-    std::memcpy(raw + 8, &b, 8);
-    visitor = Base64UrlEncode(raw, 16).substr(0, kVisitorIdLength);
-  }
+  // A new visitor's id is minted from this click (ClickIdCodec::VisitorIdFor): the visitor
+  // index then needs no entry for it.
+  if (new_visitor) visitor = s_.click_ids->VisitorIdFor(click_id);
 
   std::string timestamp = std::to_string(now_ms / 1000);
   std::string random = std::to_string(rng.Next() >> 11);
@@ -352,6 +346,7 @@ Response TrackingHandler::HandleClick(const Request& req, const RequestContext& 
     AssignValidUtf8(Truncate(it->value(), kMaxParamBytes * 2), &r.referer);
   }
   r.visitor_id.assign(visitor);
+  r.visitor_first_click = new_visitor;
   r.attributable = attributable;
   pending->is_head = req.method() == http::verb::head;
   pending->bot_user_agent = s_.bots->Matches(r.user_agent);

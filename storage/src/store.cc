@@ -624,7 +624,7 @@ absl::Status Store::WriteClicks(std::span<const ClickRecord> clicks) {
           t);
       if (!s.ok()) return ToStatus(s, "batch dedupe");
     }
-    if (c.attributable && !c.visitor_id.empty()) {
+    if (c.attributable && !c.visitor_id.empty() && !c.visitor_first_click) {
       s = batch.Put(db.cf(kVisitorsCf), codec::VisitorKey(c.offer, c.visitor_id, c.time_ms),
                     c.click_id);
       if (!s.ok()) return ToStatus(s, "batch visitor");

@@ -1,6 +1,7 @@
 // Conversions end to end over HTTP: results, errors, reasons, idempotency under concurrency, the
 // daily cap race, status changes and balances, restarts, and SIGKILL while postbacks fly.
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -333,6 +334,81 @@ TEST_CASE("pixel conversions by the visitor's cookies", "[conversion]") {
   CHECK(Http(s.public_port(), "GET", "/p.gif?offer_id=nopix", {{"Cookie", "rc_cid=" + ncid}})
             .header("x-ricochet-result") == "pixel_disabled");
   CHECK(Bal(Balances(s, "a1"), "USD", "approved") == "3.00");
+}
+
+// A new visitor's id is minted from its first click, which is not in the visitor index; later
+// clicks with the cookie are. Both kinds must count, on the right offer, under either model.
+TEST_CASE("visitor attribution: the first click and returning clicks", "[conversion]") {
+  TempDir dir;
+  Server s(dir.path());
+  const std::string plan = R"("plan":{"events":{"sale":{"cpa":"3"}}})";
+  s.PutOffer("lc", R"({"url":"https://x.example/?c={click_id}&v={visitor_id}",)" + plan + "}");
+  s.PutOffer(
+      "fc",
+      R"({"url":"https://x.example/?c={click_id}&v={visitor_id}","attribution":"first_click",)" +
+          plan + "}");
+  s.PutOffer(
+      "fb",
+      R"({"url":"https://x.example/?c={click_id}&v={visitor_id}","fallback_url":"https://x.example/fb?v={visitor_id}",)" +
+          plan + "}");
+  s.PutAffiliate("a1", "{}");
+  auto param = [](const std::string& loc, const std::string& name) {
+    size_t at = loc.find(name + "=");
+    REQUIRE(at != std::string::npos);
+    size_t end = loc.find('&', at);
+    return loc.substr(at + name.size() + 1,
+                      end == std::string::npos ? std::string::npos : end - at - name.size() - 1);
+  };
+  auto click = [&](const std::string& target, const std::string& vid) {
+    // One visitor's clicks on one offer in the same millisecond share one visitor index key
+    // (the last wins): keep them apart.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::map<std::string, std::string> headers;
+    if (!vid.empty()) headers["Cookie"] = "rc_vid=" + vid;
+    HttpResult r = Http(s.public_port(), "GET", target, headers);
+    REQUIRE(r.status == 302);
+    return r.header("location");
+  };
+  auto conversion_click = [&](const HttpResult& r) {
+    REQUIRE(r.status == 200);
+    HttpResult conv =
+        s.Api("GET", "/api/conversions/" + std::string(J(r.body).at("conversion_id").as_string()));
+    REQUIRE(conv.status == 200);
+    return std::string(J(conv.body).at("click_id").as_string());
+  };
+
+  // A new visitor clicks lc (its first click: the id is minted from it), then lc again and fc
+  // twice with the cookie (indexed).
+  std::string loc = click("/c/lc?aff=a1", "");
+  const std::string vid = param(loc, "v");
+  const std::string lc1 = param(loc, "c");
+  REQUIRE(vid.size() == 22);
+  const std::string lc2 = param(click("/c/lc?aff=a1", vid), "c");
+  const std::string fc1 = param(click("/c/fc?aff=a1", vid), "c");
+  const std::string fc2 = param(click("/c/fc?aff=a1", vid), "c");
+  CHECK(param(click("/c/fc?aff=a1", vid), "v") == vid);  // the cookie's id is kept
+
+  // last_click on lc: the returning click; first_click on fc: fc1, not the visitor's first
+  // click (on lc).
+  CHECK(conversion_click(Postback(s, "visitor_id=" + vid + "&offer_id=lc&order_id=L")) == lc2);
+  CHECK(conversion_click(Postback(s, "visitor_id=" + vid + "&offer_id=fc&order_id=F")) == fc1);
+  CHECK(fc2 != fc1);
+
+  // A visitor whose only lc click is its first one: found through its id alone.
+  std::string loc2 = click("/c/lc?aff=a1", "");
+  CHECK(conversion_click(Postback(
+            s, "visitor_id=" + param(loc2, "v") + "&offer_id=lc&order_id=M")) == param(loc2, "c"));
+
+  // A first click that was a fallback (unknown affiliate) never counts; the attributable click
+  // after it does.
+  std::string fb_loc = click("/c/fb?aff=nobody", "");
+  const std::string fb_vid = param(fb_loc, "v");
+  HttpResult none = Http(s.public_port(), "GET", "/p.gif?offer_id=fb&order_id=N0",
+                         {{"Cookie", "rc_vid=" + fb_vid}});
+  CHECK(none.header("x-ricochet-result") == "no_click");
+  const std::string fb2 = param(click("/c/fb?aff=a1", fb_vid), "c");
+  CHECK(conversion_click(Postback(s, "visitor_id=" + fb_vid + "&offer_id=fb&order_id=N1")) == fb2);
+  CHECK(lc1 != lc2);
 }
 
 TEST_CASE("duplicate storm and cap race are exact under concurrency", "[conversion]") {

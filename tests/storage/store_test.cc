@@ -79,6 +79,28 @@ TEST_CASE("clicks round-trip and dedupe slots are written for unique clicks only
   CHECK(store->VisitorClicks("o", "v", t - 1000, t + 1000)->empty());
 }
 
+TEST_CASE("a visitor's first click gets no visitor index entry", "[store]") {
+  testing::TempDir dir;
+  auto store = OpenStore(dir.path());
+  int64_t t = NowMs();
+  std::vector<ClickRecord> clicks = {
+      MakeClick("first", t, "o", "a", attribution::ClickClass::kUnique, "s"),
+      MakeClick("again", t + 1, "o", "a", attribution::ClickClass::kDuplicate, "s"),
+  };
+  clicks[0].visitor_first_click = true;  // its visitor id names it
+  REQUIRE(store->WriteClicks(clicks).ok());
+  auto visits = store->VisitorClicks("o", "v1", t - 1000, t + 1000);
+  REQUIRE(visits.ok());
+  REQUIRE(visits->size() == 1);
+  CHECK((*visits)[0].second == "again");
+  // The click itself is stored as any other (the flag is not: it only steers the index).
+  auto got = store->GetClick(t, "first");
+  REQUIRE(got.ok());
+  REQUIRE(got->has_value());
+  CHECK((*got)->visitor_id == "v1");
+  CHECK_FALSE((*got)->visitor_first_click);
+}
+
 TEST_CASE("report counters add up across batches and restarts", "[store]") {
   testing::TempDir dir;
   int64_t t = NowMs();

@@ -16,6 +16,7 @@ namespace ricochet::engine {
 
 inline constexpr size_t kClickIdLength = 32;
 inline constexpr size_t kSecretBytes = 16;
+inline constexpr size_t kVisitorIdLength = 22;
 
 struct ClickIdInfo {
   int64_t time_ms = 0;
@@ -34,8 +35,25 @@ class ClickIdCodec {
   // Decodes and authenticates an id; nullopt when it is malformed or its MAC does not match.
   [[nodiscard]] std::optional<ClickIdInfo> Verify(std::string_view id) const;
 
+  // Visitor ids (the rc_vid cookie): 22 characters, base64url of 16 bytes. A new visitor's id
+  // is minted from its first click: that click's first 16 bytes (version, time, partition,
+  // nonce) under a keyed permutation of 128-bit blocks (a 4-round Feistel network of
+  // SipHash-2-4 under keys derived from the secret). It reads as random to anyone without the
+  // secret, and FirstClickOf gives the click back, so the visitor index needs no entry for a
+  // visitor's first click. `click_id` must be one this codec issued (its MAC is not checked
+  // again); "" for one that is not even shaped like a click id.
+  [[nodiscard]] std::string VisitorIdFor(std::string_view click_id) const;
+  // The click id a visitor id was minted from, or nullopt (not 22 canonical characters, or
+  // not minted by this secret: a random id, or one from before visitor ids were minted). A
+  // click id returned here verifies, but its click may not exist or may belong to another
+  // visitor: callers check the click's stored visitor id.
+  [[nodiscard]] std::optional<std::string> FirstClickOf(std::string_view visitor_id) const;
+
  private:
+  void Permute(uint64_t& l, uint64_t& r, bool inverse) const;
+
   uint64_t k0_, k1_;
+  uint64_t vk0_, vk1_;  // the visitor id permutation's keys
 };
 
 // SipHash-2-4 (Aumasson & Bernstein), 64-bit output. Exposed for its test vectors.

@@ -26,6 +26,9 @@ struct ClickRecord {
   std::string referer;
   attribution::ClickClass klass = attribution::ClickClass::kUnique;
   bool attributable = true;  // false for fallback redirects (paused offer/affiliate)
+  // The visitor id was minted from this click (the visitor's first), so the id itself leads
+  // to the click and the visitors index gets no entry for it. Not stored with the click.
+  bool visitor_first_click = false;
   // Set for unique clicks: the dedupe slot this click takes.
   std::optional<attribution::DedupeKey> dedupe_key;
   bool operator==(const ClickRecord&) const = default;
