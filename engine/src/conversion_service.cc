@@ -342,8 +342,11 @@ ServiceReply ConversionService::HandlePostback(const Request& r, Batch& b) {
                                           b.now_ms - offer->lookback_days * 86'400'000, b.now_ms);
       if (!visits.ok()) return Error(503, "storage_unavailable");
       // The visitor's first click is not in the index: its visitor id names it.
-      if (std::optional<std::string> first = click_ids_->FirstClickOf(*p.visitor_id)) {
-        std::optional<ClickIdInfo> first_info = click_ids_->Verify(*first);
+      // (FirstClickOf makes a valid click id out of any id: it never leaves this function.)
+      std::optional<std::string> first = click_ids_->FirstClickOf(*p.visitor_id);
+      std::optional<ClickIdInfo> first_info;
+      if (first) first_info = click_ids_->Verify(*first);
+      if (first_info) {
         auto first_click = store_->GetClick(first_info->time_ms, *first);
         if (!first_click.ok()) return Error(503, "storage_unavailable");
         if (first_click->has_value() && (*first_click)->visitor_id == *p.visitor_id &&

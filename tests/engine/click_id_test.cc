@@ -12,6 +12,7 @@ std::array<uint8_t, 16> Secret(uint8_t base) {
   for (int i = 0; i < 16; ++i) s[i] = static_cast<uint8_t>(base + i);
   return s;
 }
+constexpr char kPinnedVisitorId[] = "aDx_WpiDZlaodVbFMebhwA";
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 }  // namespace
 
@@ -56,10 +57,17 @@ TEST_CASE("visitor ids name their first click to the secret's holder only", "[cl
   std::string b = codec.VisitorIdFor(codec.Issue(1'763'000'000'123, 7, 2));
   CHECK(a.substr(0, 4) != b.substr(0, 4));
 
-  // Another secret reads another click (or none) from the same id.
+  // The permutation is keyed: another secret mints another id for the same payload (the click
+  // ids differ only in their MACs), and reads another click (or none) from this one.
   ClickIdCodec other(Secret(1));
   std::string id = codec.Issue(1'763'000'000'123, 7, 99);
-  CHECK(other.FirstClickOf(codec.VisitorIdFor(id)) != std::optional<std::string>(id));
+  std::string other_id = other.Issue(1'763'000'000'123, 7, 99);
+  CHECK(id.substr(0, 21) == other_id.substr(0, 21));
+  CHECK(codec.VisitorIdFor(id) != other.VisitorIdFor(other_id));
+  CHECK(other.FirstClickOf(codec.VisitorIdFor(id)) != std::optional<std::string>(other_id));
+  // Minted ids live a year in cookies: the format is pinned (values from this code at the
+  // commit that introduced it).
+  CHECK(codec.VisitorIdFor(id) == kPinnedVisitorId);
   // Not a click id, not a visitor id.
   CHECK(codec.VisitorIdFor("not-a-click-id") == "");
   CHECK(codec.VisitorIdFor(std::string(kClickIdLength, '!')) == "");

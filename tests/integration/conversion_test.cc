@@ -394,6 +394,30 @@ TEST_CASE("visitor attribution: the first click and returning clicks", "[convers
   CHECK(conversion_click(Postback(s, "visitor_id=" + vid + "&offer_id=fc&order_id=F")) == fc1);
   CHECK(fc2 != fc1);
 
+  // first_click on the first click's own offer: the first click (not indexed) beats the
+  // returning clicks (indexed).
+  std::string fc_loc = click("/c/fc?aff=a1", "");
+  const std::string fc_vid = param(fc_loc, "v");
+  click("/c/fc?aff=a1", fc_vid);
+  click("/c/fc?aff=a1", fc_vid);
+  CHECK(conversion_click(Postback(s, "visitor_id=" + fc_vid + "&offer_id=fc&order_id=G")) ==
+        param(fc_loc, "c"));
+
+  // A cookie from before ids were minted (random): every click with it is indexed.
+  const std::string old_vid = "rcySpwheVYgRyRGDqChujg";
+  const std::string old1 = param(click("/c/lc?aff=a1", old_vid), "c");
+  CHECK(conversion_click(Postback(s, "visitor_id=" + old_vid + "&offer_id=lc&order_id=O")) == old1);
+
+  // An id that names a click of another visitor (here: the id that click would have minted,
+  // made with the harness's secret) finds nothing: the stored visitor id must match.
+  std::array<uint8_t, 16> secret;
+  for (int i = 0; i < 16; ++i) secret[i] = static_cast<uint8_t>(i);
+  const std::string forged = engine::ClickIdCodec(secret).VisitorIdFor(old1);
+  REQUIRE(engine::ClickIdCodec(secret).FirstClickOf(forged) == old1);
+  HttpResult nf = Postback(s, "visitor_id=" + forged + "&offer_id=lc&order_id=X");
+  CHECK(nf.status == 404);
+  CHECK(J(nf.body).at("reason").as_string() == "unknown_click");
+
   // A visitor whose only lc click is its first one: found through its id alone.
   std::string loc2 = click("/c/lc?aff=a1", "");
   CHECK(conversion_click(Postback(
@@ -408,6 +432,19 @@ TEST_CASE("visitor attribution: the first click and returning clicks", "[convers
   CHECK(none.header("x-ricochet-result") == "no_click");
   const std::string fb2 = param(click("/c/fb?aff=a1", fb_vid), "c");
   CHECK(conversion_click(Postback(s, "visitor_id=" + fb_vid + "&offer_id=fb&order_id=N1")) == fb2);
+
+  // After a restart (the secret comes back from the data directory) a minted id still leads to
+  // its first click.
+  REQUIRE(s.Stop() == 0);
+  Server again(dir.path());
+  std::string loc3_vid = param(loc2, "v");
+  HttpResult r = Http(again.public_port(), "GET",
+                      "/postback?visitor_id=" + loc3_vid + "&offer_id=lc&order_id=M");
+  REQUIRE(r.status == 200);
+  CHECK(J(r.body).at("result").as_string() == "duplicate");  // order M, recorded above
+  HttpResult px = Http(again.public_port(), "GET", "/p.gif?offer_id=lc&order_id=R2",
+                       {{"Cookie", "rc_vid=" + loc3_vid}});
+  CHECK(px.header("x-ricochet-result") == "created");
   CHECK(lc1 != lc2);
 }
 

@@ -46,7 +46,8 @@ class ClickIdCodec {
   // The click id a visitor id was minted from, or nullopt (not 22 canonical characters, or
   // not minted by this secret: a random id, or one from before visitor ids were minted). A
   // click id returned here verifies, but its click may not exist or may belong to another
-  // visitor: callers check the click's stored visitor id.
+  // visitor: callers check the click's stored visitor id. It is a valid id made from any
+  // input: never put it in an answer or a log.
   [[nodiscard]] std::optional<std::string> FirstClickOf(std::string_view visitor_id) const;
 
  private:
