@@ -140,14 +140,15 @@ ClickIdCodec::ClickIdCodec(const std::array<uint8_t, kSecretBytes>& secret)
 }
 
 // Luby-Rackoff: four Feistel rounds of a pseudo-random function make a pseudo-random
-// permutation of the 128-bit block (l, r).
-void ClickIdCodec::Permute(uint64_t& l, uint64_t& r, bool inverse) const {
+// permutation of the 128-bit block, its halves read little-endian.
+void ClickIdCodec::Permute(uint8_t block[kPayload], bool inverse) const {
   auto f = [this](int round, uint64_t x) {
     uint8_t in[9];
     in[0] = static_cast<uint8_t>(round);
     for (int i = 0; i < 8; ++i) in[1 + i] = static_cast<uint8_t>(x >> (8 * i));
     return SipHash24(vk0_, vk1_, in, sizeof(in));
   };
+  uint64_t l = LoadLe64(block), r = LoadLe64(block + 8);
   if (!inverse) {
     for (int i = 0; i < 4; ++i) {
       uint64_t next_r = l ^ f(i, r);
@@ -161,42 +162,46 @@ void ClickIdCodec::Permute(uint64_t& l, uint64_t& r, bool inverse) const {
       l = prev_l;
     }
   }
+  for (int i = 0; i < 8; ++i) {
+    block[i] = static_cast<uint8_t>(l >> (8 * i));
+    block[8 + i] = static_cast<uint8_t>(r >> (8 * i));
+  }
+}
+
+// The MAC over the payload, appended; then the text.
+std::string ClickIdCodec::Seal(uint8_t raw[kRaw]) const {
+  uint64_t mac = SipHash24(k0_, k1_, raw, kPayload);
+  for (int i = 0; i < 8; ++i) raw[kPayload + i] = static_cast<uint8_t>(mac >> (8 * i));
+  return Base64UrlEncode(raw, kRaw);
+}
+
+std::string ClickIdCodec::VisitorIdOf(const uint8_t payload[kPayload]) const {
+  uint8_t block[kPayload];
+  std::memcpy(block, payload, kPayload);
+  Permute(block, /*inverse=*/false);
+  return Base64UrlEncode(block, kPayload);
 }
 
 std::string ClickIdCodec::VisitorIdFor(std::string_view click_id) const {
   if (click_id.size() != kClickIdLength) return "";
   std::optional<std::string> raw = Base64UrlDecode(click_id);
   if (!raw || raw->size() != kRaw || (*raw)[0] != static_cast<char>(kVersion)) return "";
-  const uint8_t* p = reinterpret_cast<const uint8_t*>(raw->data());
-  uint64_t l = LoadLe64(p), r = LoadLe64(p + 8);
-  Permute(l, r, /*inverse=*/false);
-  uint8_t block[16];
-  for (int i = 0; i < 8; ++i) {
-    block[i] = static_cast<uint8_t>(l >> (8 * i));
-    block[8 + i] = static_cast<uint8_t>(r >> (8 * i));
-  }
-  return Base64UrlEncode(block, sizeof(block));
+  return VisitorIdOf(reinterpret_cast<const uint8_t*>(raw->data()));
 }
 
 std::optional<std::string> ClickIdCodec::FirstClickOf(std::string_view visitor_id) const {
   if (visitor_id.size() != kVisitorIdLength) return std::nullopt;
   std::optional<std::string> block = Base64UrlDecode(visitor_id);
-  if (!block || block->size() != 16) return std::nullopt;
-  const uint8_t* p = reinterpret_cast<const uint8_t*>(block->data());
-  uint64_t l = LoadLe64(p), r = LoadLe64(p + 8);
-  Permute(l, r, /*inverse=*/true);
+  if (!block || block->size() != kPayload) return std::nullopt;
   uint8_t raw[kRaw];
-  for (int i = 0; i < 8; ++i) {
-    raw[i] = static_cast<uint8_t>(l >> (8 * i));
-    raw[8 + i] = static_cast<uint8_t>(r >> (8 * i));
-  }
+  std::memcpy(raw, block->data(), kPayload);
+  Permute(raw, /*inverse=*/true);
   if (raw[0] != kVersion) return std::nullopt;
-  uint64_t mac = SipHash24(k0_, k1_, raw, kPayload);
-  for (int i = 0; i < 8; ++i) raw[kPayload + i] = static_cast<uint8_t>(mac >> (8 * i));
-  return Base64UrlEncode(raw, kRaw);
+  return Seal(raw);
 }
 
-std::string ClickIdCodec::Issue(int64_t time_ms, uint16_t partition, uint64_t nonce) const {
+std::string ClickIdCodec::Issue(int64_t time_ms, uint16_t partition, uint64_t nonce,
+                                std::string* visitor_id) const {
   uint8_t raw[kRaw];
   raw[0] = kVersion;
   uint64_t t = static_cast<uint64_t>(time_ms);
@@ -204,9 +209,8 @@ std::string ClickIdCodec::Issue(int64_t time_ms, uint16_t partition, uint64_t no
   raw[7] = static_cast<uint8_t>(partition >> 8);
   raw[8] = static_cast<uint8_t>(partition);
   for (int i = 0; i < 7; ++i) raw[9 + i] = static_cast<uint8_t>(nonce >> (8 * i));
-  uint64_t mac = SipHash24(k0_, k1_, raw, kPayload);
-  for (int i = 0; i < 8; ++i) raw[kPayload + i] = static_cast<uint8_t>(mac >> (8 * i));
-  return Base64UrlEncode(raw, kRaw);
+  if (visitor_id != nullptr) *visitor_id = VisitorIdOf(raw);
+  return Seal(raw);
 }
 
 std::optional<ClickIdInfo> ClickIdCodec::Verify(std::string_view id) const {

@@ -351,9 +351,11 @@ ServiceReply ConversionService::HandlePostback(const Request& r, Batch& b) {
         if (!first_click.ok()) return Error(503, "storage_unavailable");
         if (first_click->has_value() && (*first_click)->visitor_id == *p.visitor_id &&
             (*first_click)->offer == offer->id && (*first_click)->attributable) {
-          visits->insert(visits->begin(), {first_info->time_ms, std::move(*first)});
-          std::stable_sort(visits->begin(), visits->end(),
-                           [](const auto& a, const auto& b) { return a.first < b.first; });
+          // In time order, ahead of indexed clicks of the same millisecond (it came first).
+          auto at = std::lower_bound(
+              visits->begin(), visits->end(), first_info->time_ms,
+              [](const std::pair<int64_t, std::string>& v, int64_t t) { return v.first < t; });
+          visits->insert(at, {first_info->time_ms, std::move(*first)});
         }
       }
       std::vector<std::pair<int64_t, std::string_view>> candidates;

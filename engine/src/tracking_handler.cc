@@ -281,28 +281,14 @@ Response TrackingHandler::HandleClick(const Request& req, const RequestContext& 
 
   Rng& rng = rngs_[ctx.worker];
   const int64_t now_ms = NowMillis();
-  std::string click_id = s_.click_ids->Issue(now_ms, s_.config->partition, rng.Next());
-
   std::string_view cookie_header;
   if (auto it = req.find(http::field::cookie); it != req.end()) cookie_header = it->value();
   std::string visitor(FindCookie(cookie_header, "rc_vid"));
-  bool new_visitor = !IsVisitorId(visitor);
-  bool new_visitor_named = new_visitor;  // the id names this click
-  // A new visitor's id is minted from this click (ClickIdCodec::VisitorIdFor): the visitor
-  // index then needs no entry for it.
-  if (new_visitor) {
-    visitor = s_.click_ids->VisitorIdFor(click_id);
-    if (visitor.empty()) {  // cannot happen for an id just issued; a random id if it did
-      uint8_t raw[16];
-      uint64_t a = rng.Next(), b = rng.Next();
-      for (int i = 0; i < 8; ++i) {
-        raw[i] = static_cast<uint8_t>(a >> (8 * i));
-        raw[8 + i] = static_cast<uint8_t>(b >> (8 * i));
-      }
-      visitor = Base64UrlEncode(raw, sizeof(raw));
-      new_visitor_named = false;
-    }
-  }
+  // A new visitor's id is minted from this click (ClickIdCodec::Issue): the visitor index then
+  // needs no entry for it.
+  const bool new_visitor = !IsVisitorId(visitor);
+  std::string click_id = s_.click_ids->Issue(now_ms, s_.config->partition, rng.Next(),
+                                             new_visitor ? &visitor : nullptr);
 
   std::string timestamp = std::to_string(now_ms / 1000);
   std::string random = std::to_string(rng.Next() >> 11);
@@ -359,7 +345,7 @@ Response TrackingHandler::HandleClick(const Request& req, const RequestContext& 
     AssignValidUtf8(Truncate(it->value(), kMaxParamBytes * 2), &r.referer);
   }
   r.visitor_id.assign(visitor);
-  r.visitor_first_click = new_visitor_named;
+  r.visitor_first_click = new_visitor;
   r.attributable = attributable;
   pending->is_head = req.method() == http::verb::head;
   pending->bot_user_agent = s_.bots->Matches(r.user_agent);

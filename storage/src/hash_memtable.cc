@@ -73,8 +73,7 @@ class HashIndexRep final : public MemTableRep {
 
   bool Contains(const char* key) const override {
     const Slice internal = rocksdb::GetLengthPrefixedSlice(key);
-    const Node* n = ChainOf(internal).load(std::memory_order_acquire);
-    while (n != nullptr && Compare(n, internal) < 0) n = n->next.load(std::memory_order_acquire);
+    const Node* n = FirstAtOrAfter(ChainOf(internal), internal);
     return n != nullptr && Compare(n, internal) == 0;
   }
 
@@ -102,6 +101,14 @@ class HashIndexRep final : public MemTableRep {
   }
   int Compare(const Node* n, const Slice& internal_key) const {
     return cmp_(n->entry(), internal_key);
+  }
+  // The first node of `chain` at or after `internal_key`, or nullptr.
+  const Node* FirstAtOrAfter(const std::atomic<Node*>& chain, const Slice& internal_key) const {
+    const Node* n = chain.load(std::memory_order_acquire);
+    while (n != nullptr && Compare(n, internal_key) < 0) {
+      n = n->next.load(std::memory_order_acquire);
+    }
+    return n;
   }
 
  private:
@@ -148,37 +155,34 @@ class SortedIterator final : public MemTableRep::Iterator {
     // Sorted by the user key's first 8 bytes (big-endian, zero-padded: the same order as the
     // bytewise comparator's) held beside the pointer, so most comparisons touch no entry;
     // ties go to the memtable's comparator.
-    std::vector<std::pair<uint64_t, const char*>> keyed;
-    keyed.reserve(rep.entries_.load(std::memory_order_relaxed));
+    entries_.reserve(rep.entries_.load(std::memory_order_relaxed));
     for (size_t b = 0; b <= rep.mask_; ++b) {
       for (const Node* n = rep.buckets_[b].load(std::memory_order_acquire); n != nullptr;
            n = n->next.load(std::memory_order_acquire)) {
-        keyed.emplace_back(LeadingBytes(n->entry()), n->entry());
+        entries_.emplace_back(LeadingBytes(n->entry()), n->entry());
       }
     }
-    std::sort(keyed.begin(), keyed.end(), [this](const auto& a, const auto& b) {
+    std::sort(entries_.begin(), entries_.end(), [this](const Entry& a, const Entry& b) {
       return a.first != b.first ? a.first < b.first : cmp_(a.second, b.second) < 0;
     });
-    entries_.reserve(keyed.size());
-    for (const auto& [lead, entry] : keyed) entries_.push_back(entry);
     pos_ = entries_.size();
   }
 
   bool Valid() const override { return pos_ < entries_.size(); }
-  const char* key() const override { return entries_[pos_]; }
+  const char* key() const override { return entries_[pos_].second; }
   void Next() override { ++pos_; }
   void Prev() override { pos_ = pos_ == 0 ? entries_.size() : pos_ - 1; }
   void Seek(const Slice& internal_key, const char* /*memtable_key*/) override {
     pos_ = static_cast<size_t>(
         std::lower_bound(entries_.begin(), entries_.end(), internal_key,
-                         [this](const char* e, const Slice& k) { return cmp_(e, k) < 0; }) -
+                         [this](const Entry& e, const Slice& k) { return cmp_(e.second, k) < 0; }) -
         entries_.begin());
   }
   void SeekForPrev(const Slice& internal_key, const char* /*memtable_key*/) override {
     // The last entry at or before the key.
     size_t after = static_cast<size_t>(
         std::upper_bound(entries_.begin(), entries_.end(), internal_key,
-                         [this](const Slice& k, const char* e) { return cmp_(e, k) > 0; }) -
+                         [this](const Slice& k, const Entry& e) { return cmp_(e.second, k) > 0; }) -
         entries_.begin());
     pos_ = after == 0 ? entries_.size() : after - 1;
   }
@@ -186,16 +190,18 @@ class SortedIterator final : public MemTableRep::Iterator {
   void SeekToLast() override { pos_ = entries_.empty() ? 0 : entries_.size() - 1; }
 
  private:
+  using Entry = std::pair<uint64_t, const char*>;  // (LeadingBytes, the entry)
+
   const MemTableRep::KeyComparator& cmp_;
-  std::vector<const char*> entries_;
+  std::vector<Entry> entries_;
   size_t pos_;
 };
 
 // One chain, from a key: what MemTableRep::Get walks for a point read, and a prefix iterator
 // (with a prefix extractor, a chain holds every entry of the key's prefix, in order, and
 // perhaps other prefixes' entries after or before them, as any prefix iterator may). Without
-// a key, SeekToFirst and SeekToLast go to the ends of the chain last sought (MemTableIterator's
-// SeekForPrev ends in SeekToLast when its Seek found nothing), else find nothing.
+// a key, SeekToFirst finds nothing, and SeekToLast goes to the end of the chain last sought
+// (MemTableIterator's SeekForPrev ends in SeekToLast when its Seek found nothing).
 class ChainIterator final : public MemTableRep::Iterator {
  public:
   explicit ChainIterator(const HashIndexRep& rep) : rep_(&rep) {}
@@ -215,8 +221,7 @@ class ChainIterator final : public MemTableRep::Iterator {
   }
   void Seek(const Slice& internal_key, const char* /*memtable_key*/) override {
     chain_ = &rep_->ChainOf(internal_key);
-    node_ = First();
-    while (node_ != nullptr && rep_->Compare(node_, internal_key) < 0) Next();
+    node_ = rep_->FirstAtOrAfter(*chain_, internal_key);
   }
   void SeekForPrev(const Slice& internal_key, const char* /*memtable_key*/) override {
     chain_ = &rep_->ChainOf(internal_key);

@@ -1,8 +1,8 @@
 // A RocksDB memtable for column families read only by whole key: a hash index for inserts and
 // point reads, sorted once when the memtable is iterated (its flush).
 //
-// RocksDB's skip list costs a cache miss per level on every insert of a random key (30–40% of
-// the click writer's time went to the dedupe index's skip list, docs/performance.md). Here an
+// RocksDB's skip list costs a cache miss per level on every insert of a random key (42% of the
+// click writer's samples were in memtable inserts, docs/performance.md). Here an
 // insert is a hash, a short chain walk and a pointer store; the order that a flush needs is a
 // std::sort of the entries' pointers, on the flush thread. RocksDB's own hash memtables
 // (NewHashLinkListRepFactory, NewHashSkipListRepFactory) insert as cheaply but build a skip

@@ -43,8 +43,10 @@ TEST_CASE("visitor ids name their first click to the secret's holder only", "[cl
   std::set<std::string> seen;
   for (uint64_t n = 0; n < 2000; ++n) {
     // Same millisecond and partition: only the nonce differs.
-    std::string id = codec.Issue(1'763'000'000'123, 7, n);
-    std::string vid = codec.VisitorIdFor(id);
+    std::string vid;
+    std::string id = codec.Issue(1'763'000'000'123, 7, n, &vid);
+    CHECK(id == codec.Issue(1'763'000'000'123, 7, n));  // minting changes nothing of the id
+    CHECK(vid == codec.VisitorIdFor(id));
     REQUIRE(vid.size() == kVisitorIdLength);
     for (char c : vid) REQUIRE(std::string_view(kAlphabet).find(c) != std::string_view::npos);
     CHECK(Base64UrlDecode(vid).has_value());  // canonical: one spelling

@@ -385,14 +385,13 @@ TEST_CASE("visitor attribution: the first click and returning clicks", "[convers
   REQUIRE(vid.size() == 22);
   const std::string lc2 = param(click("/c/lc?aff=a1", vid), "c");
   const std::string fc1 = param(click("/c/fc?aff=a1", vid), "c");
-  const std::string fc2 = param(click("/c/fc?aff=a1", vid), "c");
+  click("/c/fc?aff=a1", vid);
   CHECK(param(click("/c/fc?aff=a1", vid), "v") == vid);  // the cookie's id is kept
 
   // last_click on lc: the returning click; first_click on fc: fc1, not the visitor's first
   // click (on lc).
   CHECK(conversion_click(Postback(s, "visitor_id=" + vid + "&offer_id=lc&order_id=L")) == lc2);
   CHECK(conversion_click(Postback(s, "visitor_id=" + vid + "&offer_id=fc&order_id=F")) == fc1);
-  CHECK(fc2 != fc1);
 
   // first_click on the first click's own offer: the first click (not indexed) beats the
   // returning clicks (indexed).
@@ -412,6 +411,7 @@ TEST_CASE("visitor attribution: the first click and returning clicks", "[convers
   // made with the harness's secret) finds nothing: the stored visitor id must match.
   std::array<uint8_t, 16> secret;
   for (int i = 0; i < 16; ++i) secret[i] = static_cast<uint8_t>(i);
+  CHECK(engine::ClickIdCodec(secret).FirstClickOf(vid) == lc1);  // the cookie names lc1
   const std::string forged = engine::ClickIdCodec(secret).VisitorIdFor(old1);
   REQUIRE(engine::ClickIdCodec(secret).FirstClickOf(forged) == old1);
   HttpResult nf = Postback(s, "visitor_id=" + forged + "&offer_id=lc&order_id=X");
@@ -445,7 +445,6 @@ TEST_CASE("visitor attribution: the first click and returning clicks", "[convers
   HttpResult px = Http(again.public_port(), "GET", "/p.gif?offer_id=lc&order_id=R2",
                        {{"Cookie", "rc_vid=" + loc3_vid}});
   CHECK(px.header("x-ricochet-result") == "created");
-  CHECK(lc1 != lc2);
 }
 
 TEST_CASE("duplicate storm and cap race are exact under concurrency", "[conversion]") {

@@ -29,8 +29,10 @@ class ClickIdCodec {
   explicit ClickIdCodec(const std::array<uint8_t, kSecretBytes>& secret);
 
   // Issues an id. `nonce` supplies the 56 random bits that make ids issued in the same
-  // millisecond on the same partition distinct.
-  [[nodiscard]] std::string Issue(int64_t time_ms, uint16_t partition, uint64_t nonce) const;
+  // millisecond on the same partition distinct. With `visitor_id`, also mints the id of a new
+  // visitor whose first click this is (as VisitorIdFor would, without decoding the id again).
+  [[nodiscard]] std::string Issue(int64_t time_ms, uint16_t partition, uint64_t nonce,
+                                  std::string* visitor_id = nullptr) const;
 
   // Decodes and authenticates an id; nullopt when it is malformed or its MAC does not match.
   [[nodiscard]] std::optional<ClickIdInfo> Verify(std::string_view id) const;
@@ -41,7 +43,7 @@ class ClickIdCodec {
   // SipHash-2-4 under keys derived from the secret). It reads as random to anyone without the
   // secret, and FirstClickOf gives the click back, so the visitor index needs no entry for a
   // visitor's first click. `click_id` must be one this codec issued (its MAC is not checked
-  // again); "" for one that is not even shaped like a click id.
+  // again); "" for one that is not even shaped like a click id. The server mints through Issue.
   [[nodiscard]] std::string VisitorIdFor(std::string_view click_id) const;
   // The click id a visitor id was minted from, or nullopt (not 22 canonical characters, or
   // not minted by this secret: a random id, or one from before visitor ids were minted). A
@@ -51,7 +53,11 @@ class ClickIdCodec {
   [[nodiscard]] std::optional<std::string> FirstClickOf(std::string_view visitor_id) const;
 
  private:
-  void Permute(uint64_t& l, uint64_t& r, bool inverse) const;
+  // The keyed permutation of a 16-byte block, in place; `inverse` undoes it.
+  void Permute(uint8_t block[16], bool inverse) const;
+  // Appends the MAC of the 16-byte payload in `raw` (24 bytes) and encodes the click id.
+  std::string Seal(uint8_t raw[24]) const;
+  std::string VisitorIdOf(const uint8_t payload[16]) const;
 
   uint64_t k0_, k1_;
   uint64_t vk0_, vk1_;  // the visitor id permutation's keys
