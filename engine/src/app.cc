@@ -88,6 +88,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   so.retention_days = c.retention_days;
   so.block_cache_bytes = c.block_cache_mb << 20;
   so.write_buffer_bytes = c.write_buffer_mb << 20;
+  so.counter_fold_ms = c.counter_fold_ms;
   // Once per change, not per refused write (docs/operations.md, "When the disk fills up").
   so.on_health_change = [log = &app->log_](const storage::StoreHealthChange& h) {
     if (!h.writable) {

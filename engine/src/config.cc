@@ -97,6 +97,8 @@ Usage: ricochet [flags]
   --click-queue N            clicks buffered for the writer before dropping (default 1000000)
   --block-cache-mb N         RocksDB block cache size (default 128)
   --write-buffer-mb N        RocksDB memtable size per column family (default 32)
+  --counter-fold-ms N        merge journaled report counts at most this often, 0..60000
+                             (default 1000; reports include unmerged counts)
   --max-header-bytes N       request line + headers limit, else 431 (default 8192)
   --max-body-bytes N         request body limit, else 413 (default 65536)
   --header-timeout-s N       deadline to receive one request (default 10)
@@ -213,6 +215,8 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv)
       s = ParseNumber<size_t>("block-cache-mb", value, 8, 1'000'000, &c.block_cache_mb);
     } else if (name == "write-buffer-mb") {
       s = ParseNumber<size_t>("write-buffer-mb", value, 1, 1024, &c.write_buffer_mb);
+    } else if (name == "counter-fold-ms") {
+      s = ParseNumber("counter-fold-ms", value, 0, 60'000, &c.counter_fold_ms);
     } else if (name == "max-header-bytes") {
       s = ParseNumber<size_t>("max-header-bytes", value, 1024, 1 << 20, &c.max_header_bytes);
     } else if (name == "max-body-bytes") {

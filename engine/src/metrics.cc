@@ -220,6 +220,10 @@ std::string Metrics::Render(const Gauges& g) const {
         g.store.pending_compaction_bytes);
   gauge("ricochet_rocksdb_estimated_clicks", "Estimated number of stored clicks.",
         g.store.estimated_clicks);
+  gauge("ricochet_counter_journal_rows",
+        "Report rows whose latest click counts are in the counter journal, not yet folded "
+        "into the counters (reports include them).",
+        g.store.counter_journal_rows);
   gauge("ricochet_storage_writable",
         "1 while the database accepts writes, 0 while it refuses them (disk full, I/O error).",
         g.store.writable ? 1 : 0);

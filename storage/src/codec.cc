@@ -30,13 +30,16 @@ uint32_t GetBigEndian32(const char* p) {
   return v;
 }
 
-void PutLengthPrefixed(std::string& out, std::string_view s) {
-  uint32_t n = static_cast<uint32_t>(s.size());
+void PutVarint32(std::string& out, uint32_t n) {
   while (n >= 0x80) {
     out.push_back(static_cast<char>((n & 0x7f) | 0x80));
     n >>= 7;
   }
   out.push_back(static_cast<char>(n));
+}
+
+void PutLengthPrefixed(std::string& out, std::string_view s) {
+  PutVarint32(out, static_cast<uint32_t>(s.size()));
   out.append(s);
 }
 
@@ -212,6 +215,37 @@ bool AddCounters(std::string_view operand, std::string* acc) {
 }
 
 int32_t DayFromMillis(int64_t ms) { return attribution::UtcDay(ms); }
+
+bool EncodeCounterDeltas(const CounterDeltas& rows, std::string* out) {
+  out->clear();
+  out->reserve(rows.size() * 48);
+  for (const auto& [key, values] : rows) {
+    size_t n = values.size();
+    while (n > 0 && values[n - 1] == 0) --n;
+    PutLengthPrefixed(*out, key);
+    out->push_back(static_cast<char>(n));
+    for (size_t i = 0; i < n; ++i) {
+      if (values[i] < 0 || values[i] > UINT32_MAX) return false;
+      PutVarint32(*out, static_cast<uint32_t>(values[i]));
+    }
+  }
+  return true;
+}
+
+bool AddCounterDeltas(std::string_view value, CounterDeltas* rows) {
+  Reader r(value);
+  std::string key;
+  while (!r.done()) {
+    uint8_t n;
+    if (!r.GetLengthPrefixed(&key) || !r.GetByte(&n) || n > kCounterFieldCount) return false;
+    std::array<int64_t, kCounterFieldCount>& row = (*rows)[key];
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t v;
+      if (!r.GetVarint32(&v) || __builtin_add_overflow(row[i], int64_t{v}, &row[i])) return false;
+    }
+  }
+  return true;
+}
 
 namespace {
 constexpr uint8_t kConversionFormat = 2;

@@ -2,11 +2,13 @@
 #ifndef RICOCHET_STORAGE_CODEC_H_
 #define RICOCHET_STORAGE_CODEC_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
 #include "storage/conversions.h"
 #include "storage/records.h"
 
@@ -17,6 +19,7 @@ void PutBigEndian32(std::string& out, uint32_t v);
 uint64_t GetBigEndian64(const char* p);
 uint32_t GetBigEndian32(const char* p);
 
+void PutVarint32(std::string& out, uint32_t n);
 // Appends a varint32 length and the bytes.
 void PutLengthPrefixed(std::string& out, std::string_view s);
 
@@ -27,10 +30,10 @@ class Reader {
   bool GetByte(uint8_t* v);
   bool GetFixed64(uint64_t* v);
   bool GetLengthPrefixed(std::string* s);
+  bool GetVarint32(uint32_t* v);
   bool done() const { return in_.empty(); }
 
  private:
-  bool GetVarint32(uint32_t* v);
   std::string_view in_;
 };
 
@@ -52,6 +55,16 @@ std::string EncodeCounters(const int64_t* values, size_t n);
 bool AddCounters(std::string_view operand, std::string* acc);
 
 int32_t DayFromMillis(int64_t ms);
+
+// Report counter deltas by counters key, as the click writer sums them.
+using CounterDeltas = absl::flat_hash_map<std::string, std::array<int64_t, kCounterFieldCount>>;
+// counter_journal: key = BE64(seq); value = EncodeCounterDeltas(): per row its length-prefixed
+// counters key, a byte n, and its first n values as varint32 (those after n are 0). False if a
+// value is outside [0, 2^32): a batch's counts never are.
+bool EncodeCounterDeltas(const CounterDeltas& rows, std::string* out);
+// Adds the rows of an encoded journal entry into `rows`; false if it is corrupt or a sum
+// overflows (`rows` may then hold part of the entry).
+bool AddCounterDeltas(std::string_view value, CounterDeltas* rows);
 
 // conversions: key = id; value = EncodeConversion().
 std::string EncodeConversion(const ConversionRecord& c);

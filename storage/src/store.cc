@@ -48,11 +48,13 @@ enum Cf : size_t {
   kPayoutsCf,
   kOutboxCf,
   kAuditCf,
+  kCounterJournalCf,
   kCfCount
 };
 const char* const kCfNames[kCfCount] = {
-    "default",     "clicks",          "click_dedupe", "visitors", "counters", "config", "meta",
-    "conversions", "conversion_keys", "ledger",       "balances", "payouts",  "outbox", "audit"};
+    "default",  "clicks",  "click_dedupe", "visitors",        "counters",
+    "config",   "meta",    "conversions",  "conversion_keys", "ledger",
+    "balances", "payouts", "outbox",       "audit",           "counter_journal"};
 
 // Free space the disk must have before a reopen is tried (a new MANIFEST, OPTIONS file, WAL and
 // LOG), on top of twice what the memtables hold (a reopen replays and flushes the WAL).
@@ -77,6 +79,9 @@ int64_t SteadyMs() {
       .count();
 }
 
+// WriteClicks folds the counter journal once it holds this many rows, whatever its age.
+constexpr size_t kMaxJournalRows = 1 << 16;
+
 }  // namespace
 
 class StoreImpl {
@@ -91,6 +96,14 @@ class StoreImpl {
       std::make_shared<std::atomic<int64_t>>(INT64_MAX);
   std::shared_ptr<std::atomic<int64_t>> visitors_horizon_ms =
       std::make_shared<std::atomic<int64_t>>(INT64_MAX);
+  // Click counts not yet merged into the counters column family (see WriteClicks): the sum of
+  // the counter_journal entries with keys in [journal_first, journal_next).
+  absl::Mutex journal_mu ABSL_ACQUIRED_AFTER(db_mu);
+  codec::CounterDeltas journal_rows ABSL_GUARDED_BY(journal_mu);
+  uint64_t journal_first ABSL_GUARDED_BY(journal_mu) = 0;
+  uint64_t journal_next ABSL_GUARDED_BY(journal_mu) = 0;
+  int64_t journal_folded_ms ABSL_GUARDED_BY(journal_mu) = 0;  // steady clock
+  std::atomic<uint64_t> journal_row_count{0};  // journal_rows.size(), for Stats() without a lock
   // The audit trail's tail: AppendAudit continues from here.
   std::mutex audit_mu;
   uint64_t audit_seq = 0;     // guarded by audit_mu
@@ -134,6 +147,12 @@ class StoreImpl {
   void CloseDb() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu);
   rocksdb::Status Reopen() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu);
   uint64_t CurrentWal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu);
+  // Reads the counter journal into journal_rows (at open, and after a reopen replayed the WAL).
+  absl::Status LoadJournal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu);
+  // Adds to `batch` the merges of journal_rows plus `extra` into the counters, and the deletion
+  // of the journal entries they came from.
+  rocksdb::Status AddFold(rocksdb::WriteBatch* batch, const codec::CounterDeltas& extra)
+      ABSL_SHARED_LOCKS_REQUIRED(db_mu) ABSL_EXCLUSIVE_LOCKS_REQUIRED(journal_mu);
   absl::Status Close();
 };
 
@@ -291,6 +310,51 @@ rocksdb::Status StoreImpl::Reopen() {
   return OpenDb();
 }
 
+absl::Status StoreImpl::LoadJournal() {
+  absl::MutexLock lock(&journal_mu);
+  journal_rows.clear();
+  journal_first = journal_next = 0;
+  journal_folded_ms = SteadyMs();
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->NewIterator(rocksdb::ReadOptions(), cfs[kCounterJournalCf]));
+  bool first = true;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) return absl::DataLossError("corrupt counter journal key");
+    uint64_t seq = codec::GetBigEndian64(it->key().data());
+    if (!codec::AddCounterDeltas(std::string_view(it->value().data(), it->value().size()),
+                                 &journal_rows)) {
+      return absl::DataLossError(absl::StrCat("corrupt counter journal entry ", seq));
+    }
+    if (first) journal_first = seq;
+    first = false;
+    journal_next = seq + 1;
+  }
+  journal_row_count.store(journal_rows.size(), std::memory_order_relaxed);
+  return ToStatus(it->status(), "read counter journal");
+}
+
+rocksdb::Status StoreImpl::AddFold(rocksdb::WriteBatch* batch, const codec::CounterDeltas& extra) {
+  auto merge = [&](const std::string& key, const std::array<int64_t, kCounterFieldCount>& v) {
+    return batch->Merge(cfs[kCountersCf], key, codec::EncodeCounters(v.data(), v.size()));
+  };
+  for (const auto& [key, values] : journal_rows) {
+    std::array<int64_t, kCounterFieldCount> sum = values;
+    if (auto e = extra.find(key); e != extra.end()) {
+      for (size_t i = 0; i < sum.size(); ++i) sum[i] += e->second[i];
+    }
+    if (rocksdb::Status s = merge(key, sum); !s.ok()) return s;
+  }
+  for (const auto& [key, values] : extra) {
+    if (journal_rows.contains(key)) continue;
+    if (rocksdb::Status s = merge(key, values); !s.ok()) return s;
+  }
+  if (journal_first == journal_next) return rocksdb::Status::OK();
+  std::string from, to;
+  codec::PutBigEndian64(from, journal_first);
+  codec::PutBigEndian64(to, journal_next);
+  return batch->DeleteRange(cfs[kCounterJournalCf], from, to);
+}
+
 void StoreImpl::TryRecover() {
   absl::WriterMutexLock db_lock(&db_mu);
   bool wal_failed_now;
@@ -318,6 +382,14 @@ void StoreImpl::TryRecover() {
       // starts a new WAL.
       s = Reopen();
       reopened = true;
+    }
+  }
+  if (s.ok() && reopened) {
+    // The reopen replayed the WAL: the journal on disk is what counts now. Unreadable, it
+    // keeps writes stopped, and the next attempt reopens and reads it again.
+    if (absl::Status js = LoadJournal(); !js.ok()) {
+      s = rocksdb::Status::Corruption(js.ToString());
+      CloseDb();
     }
   }
   if (s.ok()) {
@@ -359,12 +431,16 @@ absl::Status StoreImpl::Close() {
   if (db == nullptr) return absl::UnavailableError("close: the database was not open");
   absl::Status result;
   if (writable.load(std::memory_order_acquire)) {
-    // An empty synced write syncs the WAL through the write queue; DB::SyncWAL() would touch a
-    // WAL writer that has failed (an assertion in RocksDB builds that keep them).
-    rocksdb::WriteBatch empty;
+    // The counter journal folded (a reopen would only read it back), and the WAL synced: a
+    // synced write goes through the write queue, where DB::SyncWAL() would touch a WAL writer
+    // that has failed (an assertion in RocksDB builds that keep them).
+    rocksdb::WriteBatch last;
+    absl::MutexLock lock(&journal_mu);
+    rocksdb::Status s = AddFold(&last, {});
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    result = ToStatus(db->Write(wo, &empty), "sync wal");
+    if (s.ok()) s = db->Write(wo, &last);
+    result = ToStatus(s, "fold counters and sync wal");
   } else {
     result = Refused("close");
   }
@@ -449,8 +525,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   // writer at a time. Only the click writer writes clicks, and postbacks commit in groups
   // whose leader inserts the group's few keys itself.
   db_options.allow_concurrent_memtable_write = false;
-  // About one bucket per entry of a full small memtable (a dedupe entry takes about 50 bytes).
-  const size_t hash_buckets = small_write_buffer / 64;
+  // About one bucket per entry of a full memtable (a dedupe entry takes about 50 bytes).
+  auto hash_buckets = [](size_t write_buffer) { return write_buffer / 64; };
   std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors = impl->descriptors;
   for (size_t i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions o = base(/*bloom=*/i == kDedupeCf || i == kClicksCf);
@@ -471,17 +547,20 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         // Dedupe lookups are point reads of random keys: keep L0 small and filters hot.
         o.optimize_filters_for_hits = false;
         // Nearly every lookup misses (a new visitor): a memtable bloom filter answers those
-        // without searching the skip list.
+        // without searching the memtable.
         o.memtable_prefix_bloom_size_ratio = 0.1;
         o.memtable_whole_key_filtering = true;
-        o.write_buffer_size = small_write_buffer;
+        // A full-size memtable: an insert into the hash memtable costs the same however full
+        // it is, and 8x fewer flushes leave fewer L0 files for each lookup to probe and less
+        // to compact (40 s keep-alive runs: the writer -0.6 us and compaction -1.5 us per
+        // click against a small one; docs/performance.md).
         // Random hashes and times do not compress (18% in the loader's files), and compressing
         // them was a third of the compaction threads' CPU per click.
         o.compression = rocksdb::kNoCompression;
         o.bottommost_compression = rocksdb::kNoCompression;
         // Read by whole key only: a hash memtable, not a skip list (a cache miss per level on
         // every insert of a random key).
-        o.memtable_factory = NewHashIndexMemTableFactory(hash_buckets);
+        o.memtable_factory = NewHashIndexMemTableFactory(hash_buckets(o.write_buffer_size));
         break;
       case kVisitorsCf:
         o.compaction_filter_factory = NewRetentionFilterFactory(
@@ -493,7 +572,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         // Read only as one visitor's entries (VisitorClicks, a prefix scan): the prefix is the
         // key less its time, and a hash memtable keeps each prefix's entries in one chain.
         o.prefix_extractor = NewKeyLessTimeTransform();
-        o.memtable_factory = NewHashIndexMemTableFactory(hash_buckets);
+        o.memtable_factory = NewHashIndexMemTableFactory(hash_buckets(o.write_buffer_size));
         break;
       case kCountersCf:
         o.merge_operator = NewCounterMergeOperator();
@@ -508,6 +587,11 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         // A busy affiliate's balance would otherwise pile up operands that every read must
         // fold; collapse them in the memtable after this many.
         o.max_successive_merges = 64;
+        break;
+      case kCounterJournalCf:
+        // An entry per click batch, deleted within counter_fold_ms: most never leave the
+        // memtable, and flushes drop them with their range deletions.
+        o.write_buffer_size = small_write_buffer;
         break;
       case kConfigCf:
       case kMetaCf:
@@ -538,6 +622,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
       impl->audit_time_ms = static_cast<int64_t>(codec::GetBigEndian64(it->value().data()));
     }
     if (absl::Status st = ToStatus(it->status(), "read audit tail"); !st.ok()) return st;
+    if (absl::Status st = impl->LoadJournal(); !st.ok()) return st;
   }
   if (!options.inspect_only) {
     impl->recovery = std::thread([impl = impl.get()] {
@@ -609,8 +694,8 @@ absl::Status Store::WriteClicks(std::span<const ClickRecord> clicks) {
   if (!db.ok()) return db.Closed();
   if (clicks.empty()) return absl::OkStatus();
   rocksdb::WriteBatch batch;
-  // Sum counters per report row first: one merge operand per row and batch.
-  std::map<std::string, std::array<int64_t, kCounterFieldCount>> counters;
+  // This batch's report counts, by row.
+  codec::CounterDeltas counters;
   for (const ClickRecord& c : clicks) {
     rocksdb::Status s =
         batch.Put(db.cf(kClicksCf), codec::ClickKey(c.time_ms, c.click_id), codec::EncodeClick(c));
@@ -647,13 +732,46 @@ absl::Status Store::WriteClicks(std::span<const ClickRecord> clicks) {
         break;
     }
   }
-  for (const auto& [key, values] : counters) {
-    rocksdb::Status s =
-        batch.Merge(db.cf(kCountersCf), key, codec::EncodeCounters(values.data(), values.size()));
-    if (!s.ok()) return ToStatus(s, "batch counters");
+  // The counts go to the counter journal: one entry for the whole batch, where a merge per
+  // row into the counters' memtable (a random place in a skip list, each) cost the click path
+  // about 2 us per click, a third of its storage work (docs/performance.md). Every
+  // counter_fold_ms, the batch instead folds the journal's rows into the counters, summed
+  // over all its batches (a second's clicks share few rows), and deletes those entries: the
+  // same batch, so a crash leaves each count either in the journal or in the counters. Open
+  // reads the journal back; ScanCounters adds it.
+  StoreImpl& impl = *impl_;
+  absl::MutexLock lock(&impl.journal_mu);
+  const int64_t now = SteadyMs();
+  const bool fold = now - impl.journal_folded_ms >= impl.options.counter_fold_ms ||
+                    impl.journal_rows.size() >= kMaxJournalRows;
+  rocksdb::Status s;
+  if (fold) {
+    s = impl.AddFold(&batch, counters);
+  } else {
+    std::string journal_key;
+    codec::PutBigEndian64(journal_key, impl.journal_next);
+    std::string entry;
+    if (!codec::EncodeCounterDeltas(counters, &entry)) {
+      return absl::InvalidArgumentError("click counts out of range");
+    }
+    s = batch.Put(db.cf(kCounterJournalCf), journal_key, entry);
   }
+  if (!s.ok()) return ToStatus(s, "batch counters");
   // Not synced: group-committed, the click pipeline calls SyncWal on its own schedule.
-  return impl_->Write(/*sync=*/false, &batch, "write clicks");
+  if (absl::Status st = impl.Write(/*sync=*/false, &batch, "write clicks"); !st.ok()) return st;
+  if (fold) {
+    impl.journal_rows.clear();
+    impl.journal_first = impl.journal_next;
+    impl.journal_folded_ms = now;
+  } else {
+    for (const auto& [key, values] : counters) {
+      std::array<int64_t, kCounterFieldCount>& row = impl.journal_rows[key];
+      for (size_t i = 0; i < row.size(); ++i) row[i] += values[i];
+    }
+    ++impl.journal_next;
+  }
+  impl.journal_row_count.store(impl.journal_rows.size(), std::memory_order_relaxed);
+  return absl::OkStatus();
 }
 
 absl::Status Store::SyncWal() {
@@ -710,8 +828,24 @@ absl::Status Store::ScanCounters(int32_t from_day, int32_t to_day,
   DbRef db(*impl_);
   if (!db.ok()) return db.Closed();
   std::string start = codec::CounterKey(from_day, "", "", "").substr(0, 5);
-  std::unique_ptr<rocksdb::Iterator> it(
-      db->NewIterator(rocksdb::ReadOptions(), db.cf(kCountersCf)));
+  // The journal's rows and the iterator's snapshot taken together: a fold between the two would
+  // count its rows twice, or not at all.
+  std::vector<std::pair<std::string, CounterRow>> journal;  // by key
+  std::unique_ptr<rocksdb::Iterator> it;
+  {
+    absl::MutexLock lock(&impl_->journal_mu);
+    it.reset(db->NewIterator(rocksdb::ReadOptions(), db.cf(kCountersCf)));
+    for (const auto& [key, values] : impl_->journal_rows) {
+      CounterRow row;
+      if (!codec::DecodeCounterKey(key, &row)) return absl::DataLossError("corrupt journal key");
+      if (row.day < from_day || row.day > to_day) continue;
+      row.values = values;
+      journal.emplace_back(key, std::move(row));
+    }
+  }
+  std::sort(journal.begin(), journal.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  auto next = journal.begin();
   for (it->Seek(start); it->Valid(); it->Next()) {
     CounterRow row;
     std::string_view key(it->key().data(), it->key().size());
@@ -725,9 +859,16 @@ absl::Status Store::ScanCounters(int32_t from_day, int32_t to_day,
     for (size_t i = 0; i < row.values.size() && i * 8 < v.size(); ++i) {
       row.values[i] = codec::PackedAt(v, i);
     }
+    for (; next != journal.end() && next->first < key; ++next) fn(next->second);
+    if (next != journal.end() && next->first == key) {
+      for (size_t i = 0; i < row.values.size(); ++i) row.values[i] += next->second.values[i];
+      ++next;
+    }
     fn(row);
   }
-  return ToStatus(it->status(), "scan counters");
+  if (absl::Status st = ToStatus(it->status(), "scan counters"); !st.ok()) return st;
+  for (; next != journal.end(); ++next) fn(next->second);
+  return absl::OkStatus();
 }
 
 absl::Status Store::AppendAudit(AuditRecord* record) {
@@ -1273,6 +1414,7 @@ StoreStats Store::Stats() {
   };
   st.dedupe_horizon_s = seconds(*impl.dedupe_horizon_ms);
   st.visitors_horizon_s = seconds(*impl.visitors_horizon_ms);
+  st.counter_journal_rows = impl.journal_row_count.load(std::memory_order_relaxed);
   // A scrape must not wait for a recovery (which holds db_mu while RocksDB flushes): the
   // RocksDB figures are left out of that one scrape instead.
   if (!impl.db_mu.ReaderTryLock()) return st;

@@ -32,10 +32,11 @@ TEST_CASE("flags parse with defaults", "[config]") {
   CHECK(c->postback_max_attempts == 10);
   CHECK(c->postback_retry_ms == 1000);
 
-  auto d = Parse({"--admin-token=tok", "--listen=[::1]:9000", "--admin-listen", "127.0.0.1:0",
-                  "--trusted-proxy", "10.0.0.0/8, 192.168.0.0/16", "--trusted-proxy=::1",
-                  "--threads", "3", "--partition", "65535", "--click-secret",
-                  "000102030405060708090A0B0C0D0E0F", "--data", "/tmp/x", "--write-buffer-mb=1"});
+  auto d =
+      Parse({"--admin-token=tok", "--listen=[::1]:9000", "--admin-listen", "127.0.0.1:0",
+             "--trusted-proxy", "10.0.0.0/8, 192.168.0.0/16", "--trusted-proxy=::1", "--threads",
+             "3", "--partition", "65535", "--click-secret", "000102030405060708090A0B0C0D0E0F",
+             "--data", "/tmp/x", "--write-buffer-mb=1", "--counter-fold-ms", "0"});
   REQUIRE(d.ok());
   CHECK(d->listen.host == "::1");
   CHECK(d->listen.port == 9000);
@@ -43,6 +44,7 @@ TEST_CASE("flags parse with defaults", "[config]") {
   CHECK(d->threads == 3);
   CHECK(d->partition == 65535);
   CHECK(d->write_buffer_mb == 1);
+  CHECK(d->counter_fold_ms == 0);
   REQUIRE(d->click_secret.has_value());
   CHECK((*d->click_secret)[15] == 0x0f);
 
@@ -73,6 +75,7 @@ TEST_CASE("bad flags fail with a message naming them", "[config]") {
            {{"--admin-token", "t", "--click-secret", "abc"}, "--click-secret"},
            {{"--admin-token", "t", "--wal-sync-ms", "500"}, "--wal-sync-ms"},
            {{"--admin-token", "t", "--write-buffer-mb", "0"}, "--write-buffer-mb"},
+           {{"--admin-token", "t", "--counter-fold-ms", "60001"}, "--counter-fold-ms"},
            {{"--admin-token", "t", "--log-level", "loud"}, "--log-level"},
            {{"--admin-token", "t", "--nope", "1"}, "unknown flag --nope"},
            {{"--admin-token", "t", "--access-log=yes"}, "--access-log"},

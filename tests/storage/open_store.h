@@ -10,13 +10,17 @@
 
 namespace ricochet::storage {
 
+inline std::unique_ptr<Store> OpenStore(const StoreOptions& o) {
+  absl::StatusOr<std::unique_ptr<Store>> s = Store::Open(o);
+  REQUIRE(s.ok());
+  return std::move(*s);
+}
+
 inline std::unique_ptr<Store> OpenStore(const std::string& path, int retention_days = 90) {
   StoreOptions o;
   o.path = path;
   o.retention_days = retention_days;
-  absl::StatusOr<std::unique_ptr<Store>> s = Store::Open(o);
-  REQUIRE(s.ok());
-  return std::move(*s);
+  return OpenStore(o);
 }
 
 }  // namespace ricochet::storage

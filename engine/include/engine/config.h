@@ -50,6 +50,9 @@ struct ServerConfig {
   // RocksDB memtable size per column family (the small ones get an eighth, at least 1 MiB).
   // Lower it to bound memory on a small machine.
   size_t write_buffer_mb = 32;
+  // How often report click counts move from the counter journal into the counters
+  // (storage::StoreOptions::counter_fold_ms).
+  int counter_fold_ms = 1000;
   // HTTP limits and deadlines.
   size_t max_header_bytes = 8 * 1024;
   size_t max_body_bytes = 64 * 1024;
