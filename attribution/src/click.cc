@@ -109,24 +109,46 @@ std::vector<std::string> BotMatcher::DefaultPatterns() {
           "scrapy"};
 }
 
+namespace {
+uint32_t Pair(char a, char b) {
+  return static_cast<uint32_t>(static_cast<uint8_t>(a)) << 8 | static_cast<uint8_t>(b);
+}
+bool TestBit(const uint64_t* bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
+void SetBit(uint64_t* bits, uint32_t i) { bits[i >> 6] |= uint64_t{1} << (i & 63); }
+}  // namespace
+
 BotMatcher::BotMatcher(const std::vector<std::string>& patterns) {
   for (const std::string& p : patterns) {
     if (p.empty()) continue;
     std::string lower(p);
     std::transform(lower.begin(), lower.end(), lower.begin(), Lower);
+    if (lower.size() == 1) {
+      SetBit(single_bytes_.data(), static_cast<uint8_t>(lower[0]));
+    } else {
+      SetBit(pair_starts_.data(), Pair(lower[0], lower[1]));
+      by_pair_.emplace_back(Pair(lower[0], lower[1]), static_cast<uint32_t>(patterns_.size()));
+    }
     patterns_.push_back(std::move(lower));
   }
+  std::sort(by_pair_.begin(), by_pair_.end());
 }
 
 bool BotMatcher::Matches(std::string_view user_agent) const {
   if (user_agent.empty()) return true;
-  // User-Agents are short; one lower-cased copy on the stack, then plain substring search.
+  // User-Agents are short; one lower-cased copy on the stack (the first 512 bytes).
   char buf[512];
-  size_t n = std::min(user_agent.size(), sizeof(buf));
+  const size_t n = std::min(user_agent.size(), sizeof(buf));
   for (size_t i = 0; i < n; ++i) buf[i] = Lower(user_agent[i]);
-  std::string_view ua(buf, n);
-  for (const std::string& p : patterns_) {
-    if (ua.find(p) != std::string_view::npos) return true;
+  const std::string_view ua(buf, n);
+  for (size_t i = 0; i < n; ++i) {
+    if (TestBit(single_bytes_.data(), static_cast<uint8_t>(buf[i]))) return true;
+    if (i + 1 == n || !TestBit(pair_starts_.data(), Pair(buf[i], buf[i + 1]))) continue;
+    const std::string_view rest = ua.substr(i);
+    const uint32_t pair = Pair(buf[i], buf[i + 1]);
+    for (auto it = std::lower_bound(by_pair_.begin(), by_pair_.end(), std::make_pair(pair, 0u));
+         it != by_pair_.end() && it->first == pair; ++it) {
+      if (rest.starts_with(patterns_[it->second])) return true;
+    }
   }
   return false;
 }

@@ -149,6 +149,25 @@ std::optional<std::string_view> BlockedTargetClass(const address& a) {
   return std::nullopt;
 }
 
+namespace {
+
+// address::to_string() formats IPv4 through inet_ntop and sprintf: 1% of an I/O thread's
+// samples under keep-alive clicks, for four numbers.
+std::string ToText(const address& a) {
+  if (!a.is_v4()) return a.to_string();
+  std::string out;
+  out.reserve(15);
+  for (uint8_t byte : a.to_v4().to_bytes()) {
+    if (!out.empty()) out.push_back('.');
+    if (byte >= 100) out.push_back(static_cast<char>('0' + byte / 100));
+    if (byte >= 10) out.push_back(static_cast<char>('0' + byte / 10 % 10));
+    out.push_back(static_cast<char>('0' + byte % 10));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string ResolveClientIp(const address& peer, std::string_view forwarded_for,
                             const std::vector<Cidr>& trusted) {
   auto is_trusted = [&](const address& a) {
@@ -158,9 +177,7 @@ std::string ResolveClientIp(const address& peer, std::string_view forwarded_for,
     return false;
   };
   address current = Unmap(peer);
-  if (trusted.empty() || forwarded_for.empty() || !is_trusted(current)) {
-    return current.to_string();
-  }
+  if (trusted.empty() || forwarded_for.empty() || !is_trusted(current)) return ToText(current);
   // Walk right to left: each hop was reported by the hop to its right, which we trust so far.
   std::string_view rest = forwarded_for;
   while (!rest.empty()) {
@@ -172,7 +189,7 @@ std::string ResolveClientIp(const address& peer, std::string_view forwarded_for,
     current = hop;
     if (!is_trusted(hop)) break;
   }
-  return current.to_string();
+  return ToText(current);
 }
 
 }  // namespace ricochet::engine

@@ -72,6 +72,23 @@ TEST_CASE("bot matcher: shipped list, case-insensitive substrings, empty UA", "[
   CHECK(custom.Matches("xx myscanner/2"));
   CHECK_FALSE(custom.Matches("curl/8"));
   CHECK(custom.patterns().size() == 1);
+  // Where a pattern sits, patterns sharing their first two bytes, one-byte patterns, and the
+  // 512-byte cut.
+  BotMatcher edges({"ab", "abcd", "Q", "xyz"});
+  CHECK(edges.Matches("ab"));
+  CHECK(edges.Matches("zzAB"));
+  CHECK(edges.Matches("zzaBc"));
+  CHECK_FALSE(edges.Matches("a"));
+  CHECK_FALSE(edges.Matches("zzzb a"));
+  CHECK(edges.Matches("mozilla q"));
+  CHECK(edges.Matches("q"));
+  CHECK_FALSE(edges.Matches("xy"));
+  CHECK_FALSE(edges.Matches("xyxy zyx"));
+  CHECK(edges.Matches("..xyz"));
+  CHECK(edges.Matches(std::string(509, '.') + "xyz"));
+  CHECK_FALSE(edges.Matches(std::string(510, '.') + "xyz"));  // past the first 512 bytes
+  CHECK(BotMatcher({"abc", "abd"}).Matches("xxabd"));
+  CHECK_FALSE(BotMatcher({"abc", "abd"}).Matches("xxabe ab"));
 }
 
 TEST_CASE("dedupe key: stable, field-separated, sensitive to every field", "[click]") {

@@ -51,6 +51,9 @@ TEST_CASE("X-Forwarded-For is trusted only from trusted proxies", "[net]") {
   CHECK(ResolveClientIp(Ip("10.0.0.1"), "", trusted) == "10.0.0.1");
   CHECK(ResolveClientIp(Ip("10.0.0.1"), " 2001:db8::1 ", trusted) == "2001:db8::1");
   CHECK(ResolveClientIp(Ip("::ffff:10.0.0.1"), "1.2.3.4", trusted) == "1.2.3.4");
+  // Every width of an IPv4 byte, as inet_ntop writes it.
+  CHECK(ResolveClientIp(Ip("10.0.0.1"), "0.9.10.255", trusted) == "0.9.10.255");
+  CHECK(ResolveClientIp(Ip("100.99.1.0"), "", trusted) == "100.99.1.0");
   CHECK(ResolveClientIp(Ip("::ffff:8.8.8.8"), "", trusted) == "8.8.8.8");
 }
 

@@ -40,6 +40,13 @@ class BotMatcher {
 
  private:
   std::vector<std::string> patterns_;  // lower case
+  // One pass over the User-Agent instead of a search per pattern (448 ns for a browser's
+  // against the shipped list, most of an I/O thread's classification work): a bit per byte
+  // pair that starts a pattern, and per byte that is a whole pattern; only a set bit leads to
+  // comparing the patterns that start with that pair.
+  std::vector<uint64_t> pair_starts_ = std::vector<uint64_t>(65536 / 64);
+  std::array<uint64_t, 4> single_bytes_{};
+  std::vector<std::pair<uint32_t, uint32_t>> by_pair_;  // (first two bytes, pattern index)
 };
 
 // 128-bit XXH3 over (offer, affiliate, client IP, User-Agent), each length-prefixed so that
