@@ -97,7 +97,7 @@ Usage: ricochet [flags]
   --click-queue N            clicks buffered for the writer before dropping (default 1000000)
   --block-cache-mb N         RocksDB block cache size (default 128)
   --write-buffer-mb N        RocksDB memtable size per column family (default 32)
-  --counter-fold-ms N        merge journaled report counts at most this often, 0..60000
+  --counter-fold-ms N        merge journaled report click counts about this often, 0..60000
                              (default 1000; reports include unmerged counts)
   --max-header-bytes N       request line + headers limit, else 431 (default 8192)
   --max-body-bytes N         request body limit, else 413 (default 65536)

@@ -170,9 +170,13 @@ std::string CounterKey(int32_t day, std::string_view offer, std::string_view aff
   return key;
 }
 
+int32_t CounterKeyDay(std::string_view key) {
+  return static_cast<int32_t>(GetBigEndian32(key.data() + 1) ^ 0x80000000u);
+}
+
 bool DecodeCounterKey(std::string_view key, CounterRow* row) {
   if (key.size() < 7 || key[0] != 'C') return false;
-  row->day = static_cast<int32_t>(GetBigEndian32(key.data() + 1) ^ 0x80000000u);
+  row->day = CounterKeyDay(key);
   std::string_view rest = key.substr(5);
   size_t a = rest.find('\0');
   if (a == std::string_view::npos) return false;
@@ -215,6 +219,18 @@ bool AddCounters(std::string_view operand, std::string* acc) {
 }
 
 int32_t DayFromMillis(int64_t ms) { return attribution::UtcDay(ms); }
+
+std::string JournalKey(uint64_t seq) {
+  std::string key(kJournalPrefix);
+  PutBigEndian64(key, seq);
+  return key;
+}
+
+bool DecodeJournalKey(std::string_view key, uint64_t* seq) {
+  if (key.size() != kJournalPrefix.size() + 8 || !key.starts_with(kJournalPrefix)) return false;
+  *seq = GetBigEndian64(key.data() + kJournalPrefix.size());
+  return true;
+}
 
 bool EncodeCounterDeltas(const CounterDeltas& rows, std::string* out) {
   out->clear();

@@ -50,6 +50,8 @@ std::string VisitorKey(std::string_view offer, std::string_view visitor, int64_t
 std::string CounterKey(int32_t day, std::string_view offer, std::string_view affiliate,
                        std::string_view sub1);
 bool DecodeCounterKey(std::string_view key, CounterRow* row);
+// The day of a counters key that DecodeCounterKey accepts.
+int32_t CounterKeyDay(std::string_view key);
 std::string EncodeCounters(const int64_t* values, size_t n);
 // Adds a packed operand into `acc` element-wise (growing it); false if the operand is corrupt.
 bool AddCounters(std::string_view operand, std::string* acc);
@@ -58,9 +60,12 @@ int32_t DayFromMillis(int64_t ms);
 
 // Report counter deltas by counters key, as the click writer sums them.
 using CounterDeltas = absl::flat_hash_map<std::string, std::array<int64_t, kCounterFieldCount>>;
-// counter_journal: key = BE64(seq); value = EncodeCounterDeltas(): per row its length-prefixed
-// counters key, a byte n, and its first n values as varint32 (those after n are 0). False if a
-// value is outside [0, 2^32): a batch's counts never are.
+// counters, the counter journal: key = 'J' BE64(seq); value = EncodeCounterDeltas(): per row its
+// length-prefixed counters key, a byte n, and its first n values as varint32 (those after n are
+// 0). False if a value is outside [0, 2^32): a batch's counts never are.
+inline constexpr std::string_view kJournalPrefix = "J";
+std::string JournalKey(uint64_t seq);
+bool DecodeJournalKey(std::string_view key, uint64_t* seq);
 bool EncodeCounterDeltas(const CounterDeltas& rows, std::string* out);
 // Adds the rows of an encoded journal entry into `rows`; false if it is corrupt or a sum
 // overflows (`rows` may then hold part of the entry).

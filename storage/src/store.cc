@@ -48,13 +48,11 @@ enum Cf : size_t {
   kPayoutsCf,
   kOutboxCf,
   kAuditCf,
-  kCounterJournalCf,
   kCfCount
 };
 const char* const kCfNames[kCfCount] = {
-    "default",  "clicks",  "click_dedupe", "visitors",        "counters",
-    "config",   "meta",    "conversions",  "conversion_keys", "ledger",
-    "balances", "payouts", "outbox",       "audit",           "counter_journal"};
+    "default",     "clicks",          "click_dedupe", "visitors", "counters", "config", "meta",
+    "conversions", "conversion_keys", "ledger",       "balances", "payouts",  "outbox", "audit"};
 
 // Free space the disk must have before a reopen is tried (a new MANIFEST, OPTIONS file, WAL and
 // LOG), on top of twice what the memtables hold (a reopen replays and flushes the WAL).
@@ -96,8 +94,8 @@ class StoreImpl {
       std::make_shared<std::atomic<int64_t>>(INT64_MAX);
   std::shared_ptr<std::atomic<int64_t>> visitors_horizon_ms =
       std::make_shared<std::atomic<int64_t>>(INT64_MAX);
-  // Click counts not yet merged into the counters column family (see WriteClicks): the sum of
-  // the counter_journal entries with keys in [journal_first, journal_next).
+  // Click counts not yet merged into their counter rows (see WriteClicks): the sum of the
+  // journal entries (counters keys 'J' BE64(seq)) with seq in [journal_first, journal_next).
   absl::Mutex journal_mu ABSL_ACQUIRED_AFTER(db_mu);
   codec::CounterDeltas journal_rows ABSL_GUARDED_BY(journal_mu);
   uint64_t journal_first ABSL_GUARDED_BY(journal_mu) = 0;
@@ -315,22 +313,40 @@ absl::Status StoreImpl::LoadJournal() {
   journal_rows.clear();
   journal_first = journal_next = 0;
   journal_folded_ms = SteadyMs();
-  std::unique_ptr<rocksdb::Iterator> it(
-      db->NewIterator(rocksdb::ReadOptions(), cfs[kCounterJournalCf]));
-  bool first = true;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key().size() != 8) return absl::DataLossError("corrupt counter journal key");
-    uint64_t seq = codec::GetBigEndian64(it->key().data());
-    if (!codec::AddCounterDeltas(std::string_view(it->value().data(), it->value().size()),
-                                 &journal_rows)) {
-      return absl::DataLossError(absl::StrCat("corrupt counter journal entry ", seq));
+  absl::Status st = [&]() -> absl::Status {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db->NewIterator(rocksdb::ReadOptions(), cfs[kCountersCf]));
+    bool first = true;
+    for (it->Seek(codec::kJournalPrefix); it->Valid(); it->Next()) {
+      std::string_view key(it->key().data(), it->key().size());
+      if (!key.starts_with(codec::kJournalPrefix)) break;
+      uint64_t seq;
+      if (!codec::DecodeJournalKey(key, &seq) || seq == UINT64_MAX) {
+        return absl::DataLossError("corrupt counter journal key");
+      }
+      if (!codec::AddCounterDeltas(std::string_view(it->value().data(), it->value().size()),
+                                   &journal_rows)) {
+        return absl::DataLossError(absl::StrCat("corrupt counter journal entry ", seq));
+      }
+      if (first) journal_first = seq;
+      first = false;
+      journal_next = seq + 1;
     }
-    if (first) journal_first = seq;
-    first = false;
-    journal_next = seq + 1;
+    if (!it->status().ok()) return ToStatus(it->status(), "read counter journal");
+    CounterRow row;
+    for (const auto& [key, values] : journal_rows) {
+      if (!codec::DecodeCounterKey(key, &row)) {
+        return absl::DataLossError("corrupt counter journal row");
+      }
+    }
+    return absl::OkStatus();
+  }();
+  if (!st.ok()) {
+    journal_rows.clear();
+    journal_first = journal_next = 0;
   }
   journal_row_count.store(journal_rows.size(), std::memory_order_relaxed);
-  return ToStatus(it->status(), "read counter journal");
+  return st;
 }
 
 rocksdb::Status StoreImpl::AddFold(rocksdb::WriteBatch* batch, const codec::CounterDeltas& extra) {
@@ -349,10 +365,10 @@ rocksdb::Status StoreImpl::AddFold(rocksdb::WriteBatch* batch, const codec::Coun
     if (rocksdb::Status s = merge(key, values); !s.ok()) return s;
   }
   if (journal_first == journal_next) return rocksdb::Status::OK();
-  std::string from, to;
-  codec::PutBigEndian64(from, journal_first);
-  codec::PutBigEndian64(to, journal_next);
-  return batch->DeleteRange(cfs[kCounterJournalCf], from, to);
+  // The same column family as the merges: a WAL replay (after a crash in a recovery that
+  // flushed some column families and not others) applies all of a fold or none of it.
+  return batch->DeleteRange(cfs[kCountersCf], codec::JournalKey(journal_first),
+                            codec::JournalKey(journal_next));
 }
 
 void StoreImpl::TryRecover() {
@@ -431,12 +447,12 @@ absl::Status StoreImpl::Close() {
   if (db == nullptr) return absl::UnavailableError("close: the database was not open");
   absl::Status result;
   if (writable.load(std::memory_order_acquire)) {
-    // The counter journal folded (a reopen would only read it back), and the WAL synced: a
-    // synced write goes through the write queue, where DB::SyncWAL() would touch a WAL writer
-    // that has failed (an assertion in RocksDB builds that keep them).
+    // The counter journal folded (but not into a store opened to inspect it), and the WAL
+    // synced: a synced write goes through the write queue, where DB::SyncWAL() would touch a
+    // WAL writer that has failed (an assertion in RocksDB builds that keep them).
     rocksdb::WriteBatch last;
     absl::MutexLock lock(&journal_mu);
-    rocksdb::Status s = AddFold(&last, {});
+    rocksdb::Status s = options.inspect_only ? rocksdb::Status::OK() : AddFold(&last, {});
     rocksdb::WriteOptions wo;
     wo.sync = true;
     if (s.ok()) s = db->Write(wo, &last);
@@ -516,9 +532,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     return o;
   };
 
-  // The click writer inserts a dedupe slot, a visitor entry and a counter operand per click, at
-  // random places of their memtables; a skip-list insert costs a cache miss per level, so small
-  // memtables make them markedly cheaper, flushes and compactions included
+  // Random-key inserts into a skip list (visitor entries; counter merges) cost a cache miss per
+  // level, so small memtables make them markedly cheaper, flushes and compactions included
   // (bench/storage/click_write_bench: docs/performance.md).
   const size_t small_write_buffer = std::max<size_t>(options.write_buffer_bytes / 8, 1u << 20);
   // The dedupe and visitor indexes use a hash memtable (hash_memtable.h), which takes one
@@ -576,10 +591,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         break;
       case kCountersCf:
         o.merge_operator = NewCounterMergeOperator();
-        // Written by every click batch, read only by reports. max_successive_merges would
-        // look each key up in the memtable on every merge (a third of the click writer's time
-        // in profiles); instead the small memtable bounds how many operands a report read
-        // folds (a few tens of thousands for the hottest row), and flushes fold them for good.
+        // Click counts arrive as a journal entry per click batch and one merge per row and
+        // fold (WriteClicks); conversions add merges. max_successive_merges would look each
+        // key up in the memtable on every merge; instead the small memtable bounds how many
+        // operands a read folds, and flushes fold them for good.
         o.write_buffer_size = small_write_buffer;
         break;
       case kBalancesCf:  // [pending, approved, paid]: the same checked element-wise addition
@@ -587,11 +602,6 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         // A busy affiliate's balance would otherwise pile up operands that every read must
         // fold; collapse them in the memtable after this many.
         o.max_successive_merges = 64;
-        break;
-      case kCounterJournalCf:
-        // An entry per click batch, deleted within counter_fold_ms: most never leave the
-        // memtable, and flushes drop them with their range deletions.
-        o.write_buffer_size = small_write_buffer;
         break;
       case kConfigCf:
       case kMetaCf:
@@ -737,8 +747,8 @@ absl::Status Store::WriteClicks(std::span<const ClickRecord> clicks) {
   // about 2 us per click, a third of its storage work (docs/performance.md). Every
   // counter_fold_ms, the batch instead folds the journal's rows into the counters, summed
   // over all its batches (a second's clicks share few rows), and deletes those entries: the
-  // same batch, so a crash leaves each count either in the journal or in the counters. Open
-  // reads the journal back; ScanCounters adds it.
+  // same batch and column family, so a crash leaves each count either in the journal or in its
+  // row. Open reads the journal back; ScanCounters adds it.
   StoreImpl& impl = *impl_;
   absl::MutexLock lock(&impl.journal_mu);
   const int64_t now = SteadyMs();
@@ -748,13 +758,11 @@ absl::Status Store::WriteClicks(std::span<const ClickRecord> clicks) {
   if (fold) {
     s = impl.AddFold(&batch, counters);
   } else {
-    std::string journal_key;
-    codec::PutBigEndian64(journal_key, impl.journal_next);
     std::string entry;
     if (!codec::EncodeCounterDeltas(counters, &entry)) {
       return absl::InvalidArgumentError("click counts out of range");
     }
-    s = batch.Put(db.cf(kCounterJournalCf), journal_key, entry);
+    s = batch.Put(db.cf(kCountersCf), codec::JournalKey(impl.journal_next), entry);
   }
   if (!s.ok()) return ToStatus(s, "batch counters");
   // Not synced: group-committed, the click pipeline calls SyncWal on its own schedule.
@@ -829,20 +837,20 @@ absl::Status Store::ScanCounters(int32_t from_day, int32_t to_day,
   if (!db.ok()) return db.Closed();
   std::string start = codec::CounterKey(from_day, "", "", "").substr(0, 5);
   // The journal's rows and the iterator's snapshot taken together: a fold between the two would
-  // count its rows twice, or not at all.
+  // count its rows twice, or not at all. (Its keys were checked when they were loaded or made.)
   std::vector<std::pair<std::string, CounterRow>> journal;  // by key
   std::unique_ptr<rocksdb::Iterator> it;
   {
     absl::MutexLock lock(&impl_->journal_mu);
     it.reset(db->NewIterator(rocksdb::ReadOptions(), db.cf(kCountersCf)));
     for (const auto& [key, values] : impl_->journal_rows) {
-      CounterRow row;
-      if (!codec::DecodeCounterKey(key, &row)) return absl::DataLossError("corrupt journal key");
-      if (row.day < from_day || row.day > to_day) continue;
-      row.values = values;
-      journal.emplace_back(key, std::move(row));
+      const int32_t day = codec::CounterKeyDay(key);
+      if (day < from_day || day > to_day) continue;
+      journal.emplace_back(key, CounterRow());
+      journal.back().second.values = values;
     }
   }
+  for (auto& [key, row] : journal) (void)codec::DecodeCounterKey(key, &row);
   std::sort(journal.begin(), journal.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   auto next = journal.begin();

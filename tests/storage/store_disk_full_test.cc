@@ -57,9 +57,10 @@ struct Changes {
   }
 };
 
-std::unique_ptr<Store> Open(const std::string& path, Changes* changes) {
+std::unique_ptr<Store> Open(const std::string& path, Changes* changes, int counter_fold_ms = 1000) {
   StoreOptions o;
   o.path = path;
+  o.counter_fold_ms = counter_fold_ms;
   o.write_buffer_bytes = 1u << 20;  // small memtables: flushes, and WAL preallocation, stay small
   if (changes != nullptr) {
     o.on_health_change = [changes](const StoreHealthChange& h) {
@@ -81,10 +82,11 @@ bool WaitWritable(Store& store, std::chrono::milliseconds limit) {
   return store.writable();
 }
 
-// Writes batches until one is refused; returns the ids of the acknowledged ones. Fails the
-// test if the disk never fills.
+// Writes batches until one is refused; returns the ids of the acknowledged ones (and in
+// `refused`, if given, those of the refused batch). Fails the test if the disk never fills.
 std::vector<std::string> WriteUntilRefused(Store& store, const std::string& prefix, int64_t t,
-                                           absl::Status* refusal) {
+                                           absl::Status* refusal,
+                                           std::vector<std::string>* refused = nullptr) {
   std::vector<std::string> acked;
   for (int b = 0; b < 400; ++b) {
     std::vector<ClickRecord> clicks = Clicks(prefix + std::to_string(b), t);
@@ -92,6 +94,9 @@ std::vector<std::string> WriteUntilRefused(Store& store, const std::string& pref
     if (s.ok()) s = store.SyncWal();
     if (!s.ok()) {
       *refusal = s;
+      for (const ClickRecord& c : clicks) {
+        if (refused != nullptr) refused->push_back(c.click_id);
+      }
       return acked;
     }
     for (const ClickRecord& c : clicks) acked.push_back(c.click_id);
@@ -109,6 +114,24 @@ void CheckPresent(Store& store, const std::vector<std::string>& ids, int64_t t, 
   }
   INFO((present ? "missing: " : "present: ") << wrong << " of " << ids.size());
   CHECK(wrong == 0);
+}
+
+size_t CountPresent(Store& store, const std::vector<std::string>& ids, int64_t t) {
+  size_t n = 0;
+  for (const std::string& id : ids) {
+    absl::StatusOr<std::optional<ClickRecord>> got = store.GetClick(t, id);
+    REQUIRE(got.ok());
+    if (got->has_value()) ++n;
+  }
+  return n;
+}
+
+// The clicks the report counts on the day of `t`.
+int64_t Counted(Store& store, int64_t t) {
+  const int32_t day = static_cast<int32_t>(t / 86'400'000);
+  int64_t n = 0;
+  REQUIRE(store.ScanCounters(day, day, [&](const CounterRow& r) { n += r.values[kClicks]; }).ok());
+  return n;
 }
 
 }  // namespace
@@ -191,7 +214,8 @@ TEST_CASE("a WAL append failing with every memtable empty is recovered by reopen
   if (!testing::MountedOrSkip(mnt)) return;
   const int64_t t = NowMs();
   Changes changes;
-  auto store = Open(mnt.path() + "/db", &changes);
+  // Counts stay in the counter journal throughout: the reopen must read them back.
+  auto store = Open(mnt.path() + "/db", &changes, /*counter_fold_ms=*/3'600'000);
   std::vector<ClickRecord> before = Clicks("before", t);
   REQUIRE(store->WriteClicks(before).ok());
   // Flushes every memtable: the next write goes to a new WAL with nothing in memory. When that
@@ -200,7 +224,8 @@ TEST_CASE("a WAL append failing with every memtable empty is recovered by reopen
   REQUIRE(store->CompactAllForTest().ok());
   REQUIRE(mnt.Fill() > 0);
   absl::Status refusal;
-  std::vector<std::string> acked = WriteUntilRefused(*store, "full", t, &refusal);
+  std::vector<std::string> refused;
+  std::vector<std::string> acked = WriteUntilRefused(*store, "full", t, &refusal, &refused);
   CHECK(absl::IsResourceExhausted(refusal));
   CHECK_FALSE(store->writable());
 
@@ -219,6 +244,12 @@ TEST_CASE("a WAL append failing with every memtable empty is recovered by reopen
   CHECK(stats.recoveries == 1);
   REQUIRE(changes.size() == 2);
   CHECK(changes.at(1).reopened);
+  // The report counts every stored click once: the acknowledged ones, and the refused batch's
+  // if its write reached the WAL before its sync failed (the reopen replays it, counts and all).
+  const size_t replayed = CountPresent(*store, refused, t);
+  CHECK((replayed == 0 || replayed == refused.size()));
+  CHECK(Counted(*store, t) == static_cast<int64_t>(acked.size() + replayed));
+  CHECK(store->Stats().counter_journal_rows == 1);
   // The writes that used to abort the process.
   std::vector<ClickRecord> after = Clicks("after", t);
   REQUIRE(store->WriteClicks(after).ok());
@@ -229,6 +260,8 @@ TEST_CASE("a WAL append failing with every memtable empty is recovered by reopen
   REQUIRE(store->Close().ok());
   auto reopened = Open(mnt.path() + "/db", nullptr);
   CheckPresent(*reopened, acked, t, true);
+  CHECK(Counted(*reopened, t) == static_cast<int64_t>(acked.size() + replayed));
+  CHECK(reopened->Stats().counter_journal_rows == 0);  // folded by the close
 }
 
 }  // namespace ricochet::storage
