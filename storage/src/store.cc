@@ -526,6 +526,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     o.write_buffer_size = options.write_buffer_bytes;
     o.compression = rocksdb::kLZ4Compression;
     o.bottommost_compression = rocksdb::kZSTD;
+    // ZSTD's level 1, not its default 3: clicks' compactions cost 1.55-1.64 instead of
+    // 1.80-2.19 us per click, for 0.3% more on disk (docs/performance.md).
+    o.bottommost_compression_opts.enabled = true;
+    o.bottommost_compression_opts.level = 1;
     o.table_factory = table_options(bloom);
     o.level_compaction_dynamic_level_bytes = true;
     o.disable_auto_compactions = options.inspect_only;
