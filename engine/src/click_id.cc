@@ -130,6 +130,20 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// What a payload (version, BE48 time, BE16 partition, nonce) says.
+ClickIdInfo InfoOf(const uint8_t* payload) {
+  ClickIdInfo info;
+  uint64_t t = 0;
+  for (int i = 0; i < 6; ++i) t = (t << 8) | payload[1 + i];
+  info.time_ms = static_cast<int64_t>(t);
+  info.partition = static_cast<uint16_t>((payload[7] << 8) | payload[8]);
+  return info;
+}
+
+}  // namespace
+
 ClickIdCodec::ClickIdCodec(const std::array<uint8_t, kSecretBytes>& secret)
     : k0_(LoadLe64(secret.data())), k1_(LoadLe64(secret.data() + 8)) {
   // Keys of their own for the visitor id permutation, so that it never evaluates the MAC.
@@ -189,7 +203,8 @@ std::string ClickIdCodec::VisitorIdFor(std::string_view click_id) const {
   return VisitorIdOf(reinterpret_cast<const uint8_t*>(raw->data()));
 }
 
-std::optional<std::string> ClickIdCodec::FirstClickOf(std::string_view visitor_id) const {
+std::optional<std::string> ClickIdCodec::FirstClickOf(std::string_view visitor_id,
+                                                      ClickIdInfo* info) const {
   if (visitor_id.size() != kVisitorIdLength) return std::nullopt;
   std::optional<std::string> block = Base64UrlDecode(visitor_id);
   if (!block || block->size() != kPayload) return std::nullopt;
@@ -197,6 +212,7 @@ std::optional<std::string> ClickIdCodec::FirstClickOf(std::string_view visitor_i
   std::memcpy(raw, block->data(), kPayload);
   Permute(raw, /*inverse=*/true);
   if (raw[0] != kVersion) return std::nullopt;
+  if (info != nullptr) *info = InfoOf(raw);
   return Seal(raw);
 }
 
@@ -223,12 +239,7 @@ std::optional<ClickIdInfo> ClickIdCodec::Verify(std::string_view id) const {
   uint64_t got = LoadLe64(p + kPayload);
   // Constant-time in the sense that matters here: one full-width compare.
   if ((mac ^ got) != 0) return std::nullopt;
-  ClickIdInfo info;
-  uint64_t t = 0;
-  for (int i = 0; i < 6; ++i) t = (t << 8) | p[1 + i];
-  info.time_ms = static_cast<int64_t>(t);
-  info.partition = static_cast<uint16_t>((p[7] << 8) | p[8]);
-  return info;
+  return InfoOf(p);
 }
 
 }  // namespace ricochet::engine

@@ -343,19 +343,17 @@ ServiceReply ConversionService::HandlePostback(const Request& r, Batch& b) {
       if (!visits.ok()) return Error(503, "storage_unavailable");
       // The visitor's first click is not in the index: its visitor id names it.
       // (FirstClickOf makes a valid click id out of any id: it never leaves this function.)
-      std::optional<std::string> first = click_ids_->FirstClickOf(*p.visitor_id);
-      std::optional<ClickIdInfo> first_info;
-      if (first) first_info = click_ids_->Verify(*first);
-      if (first_info) {
-        auto first_click = store_->GetClick(first_info->time_ms, *first);
+      ClickIdInfo first_info;
+      if (std::optional<std::string> first = click_ids_->FirstClickOf(*p.visitor_id, &first_info)) {
+        auto first_click = store_->GetClick(first_info.time_ms, *first);
         if (!first_click.ok()) return Error(503, "storage_unavailable");
         if (first_click->has_value() && (*first_click)->visitor_id == *p.visitor_id &&
             (*first_click)->offer == offer->id && (*first_click)->attributable) {
           // In time order, ahead of indexed clicks of the same millisecond (it came first).
           auto at = std::lower_bound(
-              visits->begin(), visits->end(), first_info->time_ms,
+              visits->begin(), visits->end(), first_info.time_ms,
               [](const std::pair<int64_t, std::string>& v, int64_t t) { return v.first < t; });
-          visits->insert(at, {first_info->time_ms, std::move(*first)});
+          visits->insert(at, {first_info.time_ms, std::move(*first)});
         }
       }
       std::vector<std::pair<int64_t, std::string_view>> candidates;

@@ -50,7 +50,10 @@ TEST_CASE("visitor ids name their first click to the secret's holder only", "[cl
     REQUIRE(vid.size() == kVisitorIdLength);
     for (char c : vid) REQUIRE(std::string_view(kAlphabet).find(c) != std::string_view::npos);
     CHECK(Base64UrlDecode(vid).has_value());  // canonical: one spelling
-    CHECK(codec.FirstClickOf(vid) == id);
+    ClickIdInfo info;
+    CHECK(codec.FirstClickOf(vid, &info) == id);
+    CHECK(info.time_ms == 1'763'000'000'123);  // what Verify says of the id
+    CHECK(info.partition == 7);
     seen.insert(vid);
   }
   CHECK(seen.size() == 2000);

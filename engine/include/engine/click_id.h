@@ -30,7 +30,7 @@ class ClickIdCodec {
 
   // Issues an id. `nonce` supplies the 56 random bits that make ids issued in the same
   // millisecond on the same partition distinct. With `visitor_id`, also mints the id of a new
-  // visitor whose first click this is (as VisitorIdFor would, without decoding the id again).
+  // visitor whose first click this is.
   [[nodiscard]] std::string Issue(int64_t time_ms, uint16_t partition, uint64_t nonce,
                                   std::string* visitor_id = nullptr) const;
 
@@ -38,19 +38,24 @@ class ClickIdCodec {
   [[nodiscard]] std::optional<ClickIdInfo> Verify(std::string_view id) const;
 
   // Visitor ids (the rc_vid cookie): 22 characters, base64url of 16 bytes. A new visitor's id
-  // is minted from its first click: that click's first 16 bytes (version, time, partition,
-  // nonce) under a keyed permutation of 128-bit blocks (a 4-round Feistel network of
-  // SipHash-2-4 under keys derived from the secret). It reads as random to anyone without the
-  // secret, and FirstClickOf gives the click back, so the visitor index needs no entry for a
-  // visitor's first click. `click_id` must be one this codec issued (its MAC is not checked
-  // again); "" for one that is not even shaped like a click id. The server mints through Issue.
+  // is minted (Issue) from its first click: that click's first 16 bytes (version, time,
+  // partition, nonce) under a keyed permutation of 128-bit blocks (a 4-round Feistel network
+  // of SipHash-2-4 under keys derived from the secret). It reads as random to anyone without
+  // the secret, and FirstClickOf gives the click back, so the visitor index needs no entry for
+  // a visitor's first click.
+  //
+  // The visitor id a click id would mint: for tests, which forge ids from clicks of returning
+  // visitors with it. `click_id` must be one this codec issued (its MAC is not checked again);
+  // "" for one that is not even shaped like a click id.
   [[nodiscard]] std::string VisitorIdFor(std::string_view click_id) const;
   // The click id a visitor id was minted from, or nullopt (not 22 canonical characters, or
   // not minted by this secret: a random id, or one from before visitor ids were minted). A
-  // click id returned here verifies, but its click may not exist or may belong to another
-  // visitor: callers check the click's stored visitor id. It is a valid id made from any
-  // input: never put it in an answer or a log.
-  [[nodiscard]] std::optional<std::string> FirstClickOf(std::string_view visitor_id) const;
+  // click id returned here verifies (`info`, if given, gets what Verify would return), but
+  // its click may not exist or may belong to another visitor: callers check the click's
+  // stored visitor id. It is a valid id made from any input: never put it in an answer or a
+  // log.
+  [[nodiscard]] std::optional<std::string> FirstClickOf(std::string_view visitor_id,
+                                                        ClickIdInfo* info = nullptr) const;
 
  private:
   // The keyed permutation of a 16-byte block, in place; `inverse` undoes it.
