@@ -150,6 +150,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   ho.write_timeout = std::chrono::seconds(c.write_timeout_s);
   ho.max_pipeline = c.max_pipeline;
   ho.access_log = c.access_log;
+  ho.io_yields = c.io_yields;
   app->server_ = std::make_unique<HttpServer>(ho, app->metrics_.get(), &app->log_);
   PostbackSenderOptions pso;
   pso.allow_private = c.allow_private_postbacks;

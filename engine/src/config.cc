@@ -105,6 +105,8 @@ Usage: ricochet [flags]
   --idle-timeout-s N         keep-alive idle timeout (default 60)
   --write-timeout-s N        deadline to send one response (default 10)
   --max-pipeline N           pipelined requests read ahead per connection (default 16)
+  --io-yields N              times an idle I/O thread yields its core and looks again before
+                             it sleeps, 0..100 (default 5; 0 sleeps at once)
   --drain-timeout-s N        SIGTERM grace period for in-flight requests (default 10)
   --log-level LEVEL          debug, info, warn or error (default info)
   --access-log               log one JSON line per answered request (default off)
@@ -229,6 +231,8 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv)
       s = ParseNumber("write-timeout-s", value, 1, 3600, &c.write_timeout_s);
     } else if (name == "max-pipeline") {
       s = ParseNumber<size_t>("max-pipeline", value, 1, 1024, &c.max_pipeline);
+    } else if (name == "io-yields") {
+      s = ParseNumber("io-yields", value, 0, 100, &c.io_yields);
     } else if (name == "drain-timeout-s") {
       s = ParseNumber("drain-timeout-s", value, 0, 3600, &c.drain_timeout_s);
     } else if (name == "postback-max-attempts") {

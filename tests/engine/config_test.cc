@@ -26,6 +26,7 @@ TEST_CASE("flags parse with defaults", "[config]") {
   CHECK(c->retention_days == 90);
   CHECK(c->wal_sync_ms == 100);
   CHECK(c->write_buffer_mb == 32);
+  CHECK(c->io_yields == 5);
   CHECK_FALSE(c->click_secret.has_value());
   CHECK_FALSE(c->access_log);
   CHECK_FALSE(c->allow_private_postbacks);
@@ -49,12 +50,13 @@ TEST_CASE("flags parse with defaults", "[config]") {
   CHECK((*d->click_secret)[15] == 0x0f);
 
   auto e = Parse({"--admin-token=tok", "--allow-private-postbacks", "--access-log=true",
-                  "--postback-max-attempts", "3", "--postback-retry-ms=20"});
+                  "--postback-max-attempts", "3", "--postback-retry-ms=20", "--io-yields=0"});
   REQUIRE(e.ok());
   CHECK(e->allow_private_postbacks);
   CHECK(e->access_log);
   CHECK(e->postback_max_attempts == 3);
   CHECK(e->postback_retry_ms == 20);
+  CHECK(e->io_yields == 0);
   CHECK_FALSE(Parse({"--admin-token=tok", "--access-log=false"})->access_log);
   CHECK(Parse({"--admin-token=tok", "--pause-postbacks"})->pause_postbacks);
   CHECK_FALSE(Parse({"--admin-token=tok"})->pause_postbacks);
@@ -76,6 +78,8 @@ TEST_CASE("bad flags fail with a message naming them", "[config]") {
            {{"--admin-token", "t", "--wal-sync-ms", "500"}, "--wal-sync-ms"},
            {{"--admin-token", "t", "--write-buffer-mb", "0"}, "--write-buffer-mb"},
            {{"--admin-token", "t", "--counter-fold-ms", "60001"}, "--counter-fold-ms"},
+           {{"--admin-token", "t", "--io-yields", "101"}, "--io-yields"},
+           {{"--admin-token", "t", "--io-yields", "-1"}, "--io-yields"},
            {{"--admin-token", "t", "--log-level", "loud"}, "--log-level"},
            {{"--admin-token", "t", "--nope", "1"}, "unknown flag --nope"},
            {{"--admin-token", "t", "--access-log=yes"}, "--access-log"},

@@ -60,6 +60,9 @@ struct ServerConfig {
   int idle_timeout_s = 60;    // keep-alive connection with no request
   int write_timeout_s = 10;
   size_t max_pipeline = 16;  // requests read ahead of their answers on one connection
+  // Times an idle I/O thread yields its core and polls again before it sleeps
+  // (HttpServerOptions::io_yields).
+  int io_yields = 5;
   int drain_timeout_s = 10;  // on SIGTERM, time given to in-flight requests
   // debug, info, warn, error.
   std::string log_level = "info";

@@ -69,6 +69,9 @@ struct HttpServerOptions {
   std::chrono::seconds write_timeout{10};
   size_t max_pipeline = 16;
   bool access_log = false;  // one log line per answered request
+  // Times a worker with nothing ready yields its core and polls again before it sleeps in
+  // epoll_wait (HttpServer::Run). 0: it sleeps at once, as io_context::run().
+  int io_yields = 5;
 };
 
 class HttpServer {
@@ -95,6 +98,8 @@ class HttpServer {
  private:
   struct Worker;
   struct Acceptor;
+  // A worker thread's loop: its io_context until Shutdown stops it.
+  void Run(Worker& worker);
   void Accept(Worker& worker, Acceptor& acceptor);
   // Every 100 ms: the deadlines of the worker's connections (idle, request, write).
   void Sweep(Worker& worker);
