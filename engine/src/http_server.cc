@@ -635,8 +635,8 @@ void HttpServer::Run(Worker& w) {
   // A worker with nothing ready gives its core to whatever else is runnable (sched_yield) and
   // looks again, up to `yields` times, before it sleeps in epoll_wait. Under load the next
   // request is usually a few microseconds away, and sleeping for it costs more than waiting:
-  // the core goes idle, and the wake-up is an interrupt and two context switches. Once the
-  // queue is empty after that, the worker sleeps as io_context::run() would.
+  // the core goes idle, and the thread is switched out and must be woken. Once the queue is
+  // still empty after that, the worker sleeps as io_context::run() would.
   while (!w.ioc.stopped()) {
     if (w.ioc.poll() != 0) continue;
     size_t ran = 0;
