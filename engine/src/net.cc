@@ -27,11 +27,40 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+// A dotted quad exactly as inet_pton(AF_INET) reads one: four decimal numbers of at most 255,
+// without leading zeros. make_address tries IPv6 first and copies the text: a client address
+// is parsed on every click behind a proxy.
+std::optional<boost::asio::ip::address_v4> ParseDottedQuad(std::string_view s) {
+  uint32_t v = 0;
+  size_t i = 0;
+  for (int part = 0; part < 4; ++part) {
+    if (part > 0) {
+      if (i >= s.size() || s[i] != '.') return std::nullopt;
+      ++i;
+    }
+    const size_t start = i;
+    uint32_t octet = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3) {
+      octet = octet * 10 + static_cast<uint32_t>(s[i] - '0');
+      ++i;
+    }
+    if (i == start || octet > 255 || (i - start > 1 && s[start] == '0')) return std::nullopt;
+    v = v << 8 | octet;
+  }
+  if (i != s.size()) return std::nullopt;
+  return boost::asio::ip::address_v4(v);
+}
+
 }  // namespace
 
 bool ParseIp(std::string_view text, address* out) {
   text = Trim(text);
   if (text.empty() || text.size() > 64) return false;
+  if (text.find(':') == std::string_view::npos) {
+    std::optional<boost::asio::ip::address_v4> v4 = ParseDottedQuad(text);
+    if (v4) *out = *v4;
+    return v4.has_value();
+  }
   boost::system::error_code ec;
   address a = boost::asio::ip::make_address(std::string(text), ec);
   if (ec) return false;

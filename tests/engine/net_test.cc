@@ -1,5 +1,11 @@
 #include "engine/net.h"
 
+#include <arpa/inet.h>
+
+#include <optional>
+#include <random>
+#include <string>
+
 #include "catch2/catch.hpp"
 
 namespace ricochet::engine {
@@ -56,8 +62,6 @@ TEST_CASE("X-Forwarded-For is trusted only from trusted proxies", "[net]") {
   CHECK(ResolveClientIp(Ip("100.99.1.0"), "", trusted) == "100.99.1.0");
   CHECK(ResolveClientIp(Ip("::ffff:8.8.8.8"), "", trusted) == "8.8.8.8");
 }
-
-}  // namespace ricochet::engine
 
 namespace ricochet::engine {
 
@@ -125,6 +129,39 @@ TEST_CASE("postback hosts: address spellings are read as the resolver reads them
   CHECK(read("4294967296") == "name");  // above 32 bits
   CHECK(read("08.0.0.1") == "name");    // 8 is not an octal digit
   CHECK(read("") == "name");
+}
+
+}  // namespace ricochet::engine
+
+// ParseIp reads dotted quads itself; inet_pton (what make_address calls) is the oracle.
+TEST_CASE("ParseIp reads IPv4 exactly as inet_pton does", "[net]") {
+  auto pton = [](const std::string& s) -> std::optional<uint32_t> {
+    in_addr a{};
+    if (inet_pton(AF_INET, s.c_str(), &a) != 1) return std::nullopt;
+    return ntohl(a.s_addr);
+  };
+  auto parse = [](const std::string& s) -> std::optional<uint32_t> {
+    boost::asio::ip::address a;
+    if (!ParseIp(s, &a)) return std::nullopt;
+    REQUIRE(a.is_v4());
+    return a.to_v4().to_uint();
+  };
+  for (const char* s :
+       {"1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4",
+        "1.2.3.00", "1.2.3.0", "1..3.4", ".1.2.3", "1.2.3.", "1.2.3.4x", "1.2.3.1000", "1.2.3.-1",
+        "+1.2.3.4", "0x1.2.3.4", "1 .2.3.4", "9.99.199.249"}) {
+    INFO(s);
+    CHECK(parse(s) == pton(s));
+  }
+  CHECK(parse(" 10.0.0.1\t") == pton("10.0.0.1"));  // list items are trimmed
+  std::mt19937 rng(7);
+  const std::string alphabet = "0123456789.";
+  for (int i = 0; i < 200000; ++i) {
+    std::string s(1 + rng() % 16, ' ');
+    for (char& c : s) c = alphabet[rng() % (rng() % 2 ? 10 : alphabet.size())];
+    INFO(s);
+    REQUIRE(parse(s) == pton(s));
+  }
 }
 
 }  // namespace ricochet::engine
