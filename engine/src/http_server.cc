@@ -74,35 +74,39 @@ void AppendDecimal(std::string& out, uint64_t v) {
   while (n > 0) out.push_back(digits[--n]);
 }
 
-// Appends `res` as HTTP/1.x bytes. Beast's serializer does the same through a chain of buffer
-// sequences and a composed write per answer; one flat string lets ready pipelined answers go
-// out in one send. Content-Length is set by every answer (prepare_payload or content_length);
-// one that forgot gets it from its body. A HEAD answer keeps its headers and drops the body.
-void AppendResponse(std::string& out, const Response& res, bool head) {
-  out.append(res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  AppendDecimal(out, res.result_int());
-  out.push_back(' ');
-  out.append(res.reason());
-  out.append("\r\n");
+}  // namespace
+
+// Beast's serializer does the same through a chain of buffer sequences and a composed write per
+// answer; flat bytes let ready pipelined answers go out in one send. Content-Length is set by
+// every answer (prepare_payload or content_length); one that forgot gets it from its body.
+WireResponse ToWire(Response&& res) {
+  WireResponse out;
+  out.version = res.version() == 10 ? 10 : 11;
+  out.status = static_cast<int>(res.result_int());
+  std::string& head = out.head;
+  head.append(out.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  AppendDecimal(head, res.result_int());
+  head.push_back(' ');
+  head.append(res.reason());
+  head.append("\r\n");
   bool has_length = false;
   for (const auto& field : res) {
+    if (field.name() == http::field::connection) continue;
     has_length = has_length || field.name() == http::field::content_length ||
                  field.name() == http::field::transfer_encoding;
-    out.append(field.name_string());
-    out.append(": ");
-    out.append(field.value());
-    out.append("\r\n");
+    head.append(field.name_string());
+    head.append(": ");
+    head.append(field.value());
+    head.append("\r\n");
   }
   if (!has_length) {
-    out.append("Content-Length: ");
-    AppendDecimal(out, res.body().size());
-    out.append("\r\n");
+    head.append("Content-Length: ");
+    AppendDecimal(head, res.body().size());
+    head.append("\r\n");
   }
-  out.append("\r\n");
-  if (!head) out.append(res.body());
+  out.body = std::move(res.body());
+  return out;
 }
-
-}  // namespace
 
 struct HttpServer::Acceptor {
   Acceptor(asio::io_context& ioc, Listener l, Handler* h)
@@ -170,7 +174,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  void Deliver(uint64_t seq, Route route, Response&& res) {
+  void Deliver(uint64_t seq, Route route, WireResponse&& res) {
     if (slots_.empty() || seq < slots_.front().seq) return;
     Slot& slot = slots_[seq - slots_.front().seq];
     slot.route = route;
@@ -190,7 +194,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bool head = false;  // a HEAD request: headers (with the real Content-Length) but no body
     Route route = Route::kNotFound;
     Clock::time_point received;
-    Response response;
+    WireResponse response;
     std::string access;  // "METHOD target" when the access log is on
   };
 
@@ -359,7 +363,7 @@ class Session : public std::enable_shared_from_this<Session> {
     slot.close = true;
     slot.route = Route::kBadRequest;
     slot.received = Clock::now();
-    slot.response = JsonError(11, status, reason);
+    slot.response = ToWire(JsonError(11, status, reason));
     server_.metrics_->RecordRequest(worker_, context_.listener, Route::kBadRequest,
                                     static_cast<int>(status), 0);
     slots_.push_back(std::move(slot));
@@ -418,22 +422,27 @@ class Session : public std::enable_shared_from_this<Session> {
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
   }
 
+  // Appends the slot's answer, with the Connection header that says what happens next: HTTP/1.1
+  // keeps a connection open unless told "close", HTTP/1.0 closes it unless told "keep-alive".
   void Serialize(Slot& slot, Clock::time_point now) {
-    slot.response.keep_alive(!slot.close);
+    const WireResponse& res = slot.response;
     auto micros =
         std::chrono::duration_cast<std::chrono::microseconds>(now - slot.received).count();
     if (slot.route != Route::kBadRequest) {
-      server_.metrics_->RecordRequest(worker_, context_.listener, slot.route,
-                                      slot.response.result_int(), micros);
+      server_.metrics_->RecordRequest(worker_, context_.listener, slot.route, res.status, micros);
     }
     if (opts().access_log) {
       server_.log_->Info("access", {{"request", ToValidUtf8(slot.access)},
-                                    {"status", std::to_string(slot.response.result_int())},
+                                    {"status", std::to_string(res.status)},
                                     {"us", std::to_string(micros)},
                                     {"peer", context_.peer.to_string()},
                                     {"listener", std::string(ListenerName(context_.listener))}});
     }
-    AppendResponse(out_, slot.response, slot.head);
+    out_.append(res.head);
+    if (res.version == 10 && !slot.close) out_.append("Connection: keep-alive\r\n");
+    if (res.version != 10 && slot.close) out_.append("Connection: close\r\n");
+    out_.append("\r\n");
+    if (!slot.head) out_.append(res.body);
   }
 
   void OnWrite(beast::error_code ec) {
@@ -506,7 +515,9 @@ Responder::~Responder() {
     Send(Route::kBadRequest, JsonError(11, http::status::internal_server_error, "internal_error"));
 }
 
-void Responder::Send(Route route, Response&& response) {
+void Responder::Send(Route route, Response&& response) { Send(route, ToWire(std::move(response))); }
+
+void Responder::Send(Route route, WireResponse&& response) {
   std::shared_ptr<Session> session = std::move(session_);
   if (!session) return;
   if (session->OnOwnThread()) {

@@ -74,14 +74,18 @@ UrlTemplate UrlTemplate::Parse(std::string_view text) {
 std::string UrlTemplate::Render(const MacroValues& values) const {
   std::string out;
   out.reserve(text_.size() + 64);
+  AppendTo(values, &out);
+  return out;
+}
+
+void UrlTemplate::AppendTo(const MacroValues& values, std::string* out) const {
   for (const Segment& s : segments_) {
     if (s.macro == Macro::kCount) {
-      out.append(s.literal);
+      out->append(s.literal);
     } else {
-      AppendPercentEncoded(out, values[static_cast<size_t>(s.macro)]);
+      AppendPercentEncoded(*out, values[static_cast<size_t>(s.macro)]);
     }
   }
-  return out;
 }
 
 }  // namespace ricochet::engine

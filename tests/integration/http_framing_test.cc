@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "catch2/catch.hpp"
@@ -129,6 +130,55 @@ TEST_CASE("HEAD answers carry no body, so the next pipelined answer stays framed
   // Right after the HEAD answer's blank line comes the next status line, not a body.
   CHECK(raw.compare(first_end + 4, 9, "HTTP/1.1 ") == 0);
   CHECK(raw.substr(raw.size() - 15) == R"({"status":"ok"})");
+}
+
+// The click's answer is written as bytes by the click handler (WireResponse), not by Beast: its
+// head, byte for byte, and the Connection header the session adds for each protocol version.
+TEST_CASE("the click's 302 is framed exactly, in HTTP/1.1 and HTTP/1.0", "[http]") {
+  TempDir dir;
+  Server s(dir.path());
+  s.PutOffer("o", R"({"url":"https://x.example/l?c={click_id}&s={sub1}","lookback_days":7})");
+  s.PutAffiliate("a", "{}");
+  const std::string click = "GET /c/o?aff=a&sub1=a%20b HTTP/1.";
+  // Everything but the two cookies' ids, which are random.
+  auto shape = [](std::string raw) {
+    for (const char* name : {"rc_cid=", "rc_vid=", "c="}) {
+      for (size_t at = raw.find(name); at != std::string::npos; at = raw.find(name, at + 1)) {
+        size_t end = raw.find_first_of(";&\r", at);
+        raw.replace(at + std::strlen(name), end - at - std::strlen(name), "ID");
+      }
+    }
+    return raw;
+  };
+  const std::string head =
+      "302 Found\r\nLocation: https://x.example/l?c=ID&s=a%20b\r\nCache-Control: no-store\r\n"
+      "Set-Cookie: rc_cid=ID; Path=/; Max-Age=604800; HttpOnly; SameSite=Lax\r\n"
+      "Set-Cookie: rc_vid=ID; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax\r\n"
+      "Content-Length: 0\r\n";
+
+  // HTTP/1.1 keeps the connection without saying so; "close" is echoed on the last answer.
+  bool closed = false;
+  std::string raw = RawExchange(
+      s.public_port(),
+      click + "1\r\nHost: x\r\n\r\n" + click + "1\r\nHost: x\r\nConnection: close\r\n\r\n", 3000,
+      &closed);
+  CHECK(shape(raw) == "HTTP/1.1 " + head + "\r\nHTTP/1.1 " + head + "Connection: close\r\n\r\n");
+  CHECK(closed);
+
+  // HTTP/1.0 closes unless asked to keep the connection, and then says "keep-alive".
+  raw = RawExchange(
+      s.public_port(),
+      click + "0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n" + click + "0\r\nHost: x\r\n\r\n",
+      3000, &closed);
+  CHECK(shape(raw) ==
+        "HTTP/1.0 " + head + "Connection: keep-alive\r\n\r\nHTTP/1.0 " + head + "\r\n");
+  CHECK(closed);
+
+  // HEAD: the same head, no body (there is none), and the connection stays framed.
+  raw = RawExchange(s.public_port(),
+                    "HEAD /c/o?aff=a&sub1=a%20b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                    3000, &closed);
+  CHECK(shape(raw) == "HTTP/1.1 " + head + "Connection: close\r\n\r\n");
 }
 
 TEST_CASE("Expect: 100-continue is answered before the body is read", "[http]") {

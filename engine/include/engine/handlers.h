@@ -23,8 +23,8 @@ class TrackingHandler final : public Handler {
 
   // The click route, synchronous; exposed for tests and benchmarks. `offer_id` and `query` are
   // the route's (MatchRoute): a fragment, and any '?' inside it, is not part of the query.
-  Response HandleClick(const Request& request, const RequestContext& context,
-                       std::string_view offer_id, std::string_view query);
+  WireResponse HandleClick(const Request& request, const RequestContext& context,
+                           std::string_view offer_id, std::string_view query);
   // `query` is the route's (MatchRoute), a view into the request's target.
   void HandlePostback(Request&& request, std::string_view query, Responder respond);
   void HandlePixel(Request&& request, std::string_view query, Responder respond);

@@ -29,6 +29,22 @@ namespace ricochet::engine {
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
+// An answer as the bytes the server writes: the status line and the header lines (Content-Length
+// among them), each ending in CRLF, then the body. The session adds the Connection header and the
+// blank line that ends the head when it writes the answer, since whether the connection stays
+// open is decided then; the answer to a HEAD request goes without its body. The click route
+// builds one directly; every other route builds a Response and lets Send serialize it (ToWire).
+struct WireResponse {
+  unsigned version = 11;  // the request's: 10 or 11
+  int status = 0;
+  std::string head;
+  std::string body;
+};
+
+// `response` as a WireResponse: its status line and fields, and a Content-Length from its body
+// when it has none. A Connection field is dropped (the session owns the connection).
+WireResponse ToWire(Response&& response);
+
 struct RequestContext {
   boost::asio::ip::address peer;
   Listener listener = Listener::kPublic;
@@ -46,6 +62,7 @@ class Responder {
   Responder& operator=(Responder&&) noexcept;
   ~Responder();
   void Send(Route route, Response&& response);
+  void Send(Route route, WireResponse&& response);
 
  private:
   std::shared_ptr<Session> session_;

@@ -48,6 +48,8 @@ class UrlTemplate {
 
   // The template with every macro replaced by its percent-encoded (RFC 3986) value.
   [[nodiscard]] std::string Render(const MacroValues& values) const;
+  // Render, appended to `out`.
+  void AppendTo(const MacroValues& values, std::string* out) const;
   const std::string& text() const { return text_; }
   bool empty() const { return text_.empty(); }
 
