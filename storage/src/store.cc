@@ -723,12 +723,28 @@ absl::Status Store::WriteClicks(std::span<const ClickRecord> clicks) {
   if (!db.ok()) return db.Closed();
   if (clicks.empty()) return absl::OkStatus();
   rocksdb::WriteBatch batch;
-  // This batch's report counts, by row.
-  codec::CounterDeltas counters;
-  for (const ClickRecord& c : clicks) {
+  // The clicks first, in key order (time, then id). They arrive nearly in that order, but two
+  // I/O threads interleave within a millisecond: out of order, each insert into the skip list
+  // searched several levels again from its hint (a fifth of the writer's samples); in order,
+  // each lands right after the previous one. Click keys are unique, so the order changes
+  // nothing stored.
+  std::vector<uint32_t> order(clicks.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const ClickRecord& x = clicks[a];
+    const ClickRecord& y = clicks[b];
+    return x.time_ms != y.time_ms ? x.time_ms < y.time_ms : x.click_id < y.click_id;
+  });
+  for (uint32_t i : order) {
+    const ClickRecord& c = clicks[i];
     rocksdb::Status s =
         batch.Put(db.cf(kClicksCf), codec::ClickKey(c.time_ms, c.click_id), codec::EncodeClick(c));
     if (!s.ok()) return ToStatus(s, "batch click");
+  }
+  // This batch's report counts, by row.
+  codec::CounterDeltas counters;
+  for (const ClickRecord& c : clicks) {
+    rocksdb::Status s;
     if (c.dedupe_key) {
       std::string t;
       codec::PutBigEndian64(t, static_cast<uint64_t>(c.time_ms));
