@@ -569,6 +569,15 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         // at 420 MB/s in 4 KiB ones (zstd -b1 on a flushed clicks file): compactions spend
         // less, and a click read (a postback's lookup) decompresses 16 KiB, a few microseconds.
         o.table_factory = table_options(/*bloom=*/true, 16384);
+        // ZSTD level 1 on every level below L0, as on the last: a file that overlaps nothing
+        // below it then moves down a level as it is (a trivial move, which needs the two
+        // levels' compressions to match), and time-ordered clicks rarely overlap. With LZ4 above
+        // the last level, a click was decompressed and compressed again at every level on its
+        // way down: with 50M clicks stored (base level L4), three compactions per click.
+        o.compression = rocksdb::kZSTD;
+        o.compression_opts.level = 1;
+        o.compression_per_level.assign(7, rocksdb::kZSTD);
+        o.compression_per_level[0] = rocksdb::kNoCompression;
         // Clicks arrive nearly in key order, but not quite (two I/O threads): each L0 file
         // overlaps the newest file of the last level, which its compaction then rewrites whole.
         // Smaller files make that rewrite smaller.
