@@ -76,9 +76,10 @@ void AppendDecimal(std::string& out, uint64_t v) {
 
 }  // namespace
 
-// Beast's serializer does the same through a chain of buffer sequences and a composed write per
-// answer; flat bytes let ready pipelined answers go out in one send. Content-Length is set by
-// every answer (prepare_payload or content_length); one that forgot gets it from its body.
+// Serialized here rather than by Beast's serializer, which works through a chain of buffer
+// sequences and a composed write per answer: flat bytes let ready pipelined answers go out in
+// one send. Content-Length is set by every answer (prepare_payload or content_length); one that
+// forgot gets it from its body.
 WireResponse ToWire(Response&& res) {
   WireResponse out;
   out.version = res.version() == 10 ? 10 : 11;

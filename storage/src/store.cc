@@ -522,15 +522,20 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     }
     return std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(t));
   };
+  // `type` on every level but L0 (the bottommost level has its own setting): a flush's file
+  // is merged and compressed again by the first compaction that reads it, so compressing it
+  // cost the flush thread for nothing kept. With dynamic level bytes, element 0 is L0 and the
+  // others count from the base level. (`compression` is what RocksDB reads when the list is
+  // empty; it is kept equal to the levels' for the OPTIONS file.)
+  auto compress_below_l0 = [](rocksdb::ColumnFamilyOptions& o, rocksdb::CompressionType type) {
+    o.compression = type;
+    o.compression_per_level.assign(7, type);
+    o.compression_per_level[0] = rocksdb::kNoCompression;
+  };
   auto base = [&](bool bloom) {
     rocksdb::ColumnFamilyOptions o;
     o.write_buffer_size = options.write_buffer_bytes;
-    o.compression = rocksdb::kLZ4Compression;
-    // Except L0: a flush's file is merged and compressed again by the first compaction that
-    // reads it, so compressing it cost the flush thread LZ4 for nothing kept.
-    // (With dynamic level bytes, element 0 is L0 and the others count from the base level.)
-    o.compression_per_level.assign(7, rocksdb::kLZ4Compression);
-    o.compression_per_level[0] = rocksdb::kNoCompression;
+    compress_below_l0(o, rocksdb::kLZ4Compression);
     o.bottommost_compression = rocksdb::kZSTD;
     // ZSTD's level 1, not its default 3: clicks' compactions cost 1.55-1.64 instead of
     // 1.80-2.19 us per click, for 0.3% more on disk (docs/performance.md).
@@ -574,10 +579,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         // levels' compressions to match), and time-ordered clicks rarely overlap. With LZ4 above
         // the last level, a click was decompressed and compressed again at every level on its
         // way down: with 50M clicks stored (base level L4), three compactions per click.
-        o.compression = rocksdb::kZSTD;
+        compress_below_l0(o, rocksdb::kZSTD);
         o.compression_opts.level = 1;
-        o.compression_per_level.assign(7, rocksdb::kZSTD);
-        o.compression_per_level[0] = rocksdb::kNoCompression;
         // Clicks arrive nearly in key order, but not quite (two I/O threads): each L0 file
         // overlaps the newest file of the last level, which its compaction then rewrites whole.
         // Smaller files make that rewrite smaller.
@@ -598,8 +601,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         // click against a small one; docs/performance.md).
         // Random hashes and times do not compress (18% in the loader's files), and compressing
         // them was a third of the compaction threads' CPU per click.
-        o.compression = rocksdb::kNoCompression;
-        o.compression_per_level.clear();
+        compress_below_l0(o, rocksdb::kNoCompression);
         o.bottommost_compression = rocksdb::kNoCompression;
         // Read by whole key only: a hash memtable, not a skip list (a cache miss per level on
         // every insert of a random key).

@@ -63,6 +63,8 @@ TEST_CASE("X-Forwarded-For is trusted only from trusted proxies", "[net]") {
   CHECK(ResolveClientIp(Ip("::ffff:8.8.8.8"), "", trusted) == "8.8.8.8");
 }
 
+}  // namespace ricochet::engine
+
 namespace ricochet::engine {
 
 TEST_CASE("postback targets: every non-public address class is blocked", "[net][ssrf]") {
@@ -130,8 +132,6 @@ TEST_CASE("postback hosts: address spellings are read as the resolver reads them
   CHECK(read("08.0.0.1") == "name");    // 8 is not an octal digit
   CHECK(read("") == "name");
 }
-
-}  // namespace ricochet::engine
 
 // ParseIp reads dotted quads itself; inet_pton (what make_address calls) is the oracle.
 TEST_CASE("ParseIp reads IPv4 exactly as inet_pton does", "[net]") {
