@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "attribution/click.h"
+#include "flags.h"
 #include "storage/records.h"
 #include "storage/store.h"
 
@@ -47,31 +48,13 @@ struct Flags {
   int64_t lookback_days = 30;
 };
 
-[[noreturn]] void Usage(const std::string& msg) {
-  std::fprintf(stderr,
-               "click_loader: %s\nusage: click_loader --data DIR --clicks N [--batch N] "
-               "[--offer ID] [--affiliate ID] [--offers N] [--affiliates N] [--days N] "
-               "[--dedupe-window-s S] [--lookback-days N]\n",
-               msg.c_str());
-  std::exit(2);
-}
-
-int64_t ParseCount(const std::string& flag, const char* v, int64_t min, int64_t max) {
-  char* end = nullptr;
-  long long n = std::strtoll(v, &end, 10);
-  if (end == v || *end != '\0' || n < min || n > max) {
-    Usage(flag + ": expected a whole number from " + std::to_string(min) + " to " +
-          std::to_string(max));
-  }
-  return n;
-}
+using ricochet::bench::ForEachFlag;
+using ricochet::bench::ParseCount;
+using ricochet::bench::Usage;
 
 Flags ParseFlags(int argc, char** argv) {
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i + 1 >= argc) Usage(a + " needs a value");
-    const char* v = argv[++i];
+  ForEachFlag(argc, argv, [&f](const std::string& a, const char* v) {
     if (a == "--data") {
       f.data = v;
     } else if (a == "--clicks") {
@@ -95,7 +78,7 @@ Flags ParseFlags(int argc, char** argv) {
     } else {
       Usage("unknown flag " + a);
     }
-  }
+  });
   if (f.data.empty()) Usage("--data is required");
   if (f.clicks == 0) Usage("--clicks is required");
   return f;
@@ -206,6 +189,11 @@ struct Generator {
 };
 
 }  // namespace
+
+const ricochet::bench::Program ricochet::bench::kProgram = {
+    "click_loader",
+    "--data DIR --clicks N [--batch N] [--offer ID] [--affiliate ID] [--offers N] "
+    "[--affiliates N] [--days N] [--dedupe-window-s S] [--lookback-days N]"};
 
 int main(int argc, char** argv) {
   const Flags flags = ParseFlags(argc, argv);

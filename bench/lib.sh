@@ -279,17 +279,34 @@ WRK_RESULT=""
 run_wrk() {
   local url=$1 script=$2 seconds=$3 connections=$4
   shift 4
-  local out="$WORK/wrk.out"
-  if ! wrk -t1 -c"$connections" -d"${seconds}s" --timeout 5s -s "$BENCH_DIR/wrk/$script" "$url" -- "$@" \
-    >"$out" 2>&1; then
+  run_load "wrk $script" "$url" wrk -t1 -c"$connections" -d"${seconds}s" --timeout 5s \
+    -s "$BENCH_DIR/wrk/$script" "$url" -- "$@"
+}
+
+# run_paced URL SECONDS CONNECTIONS RATE: one fixed-rate run of bench/paced_load (the requests
+# of bench/wrk/click.lua, offer demo, affiliate demo-aff); sets WRK_RESULT to its RESULT line,
+# which has wrk's fields and more. Fails as run_wrk does.
+run_paced() {
+  local url=$1 seconds=$2 connections=$3 rate=$4
+  run_load paced_load "$url" "$BUILD/bench/paced_load" --url "$url" --rate "$rate" \
+    --seconds "$seconds" --connections "$connections" --offer demo --aff demo-aff
+}
+
+# run_load NAME URL COMMAND...: runs a load generator that prints a RESULT line, sets
+# WRK_RESULT to it, and fails on answers >= 400 or when no request completed.
+run_load() {
+  local name=$1 url=$2
+  shift 2
+  local out="$WORK/load.out"
+  if ! "$@" >"$out" 2>&1; then
     cat "$out" >&2
-    die "wrk failed against $url"
+    die "$name failed against $url"
   fi
-  WRK_RESULT=$(grep '^RESULT ' "$out" | tail -n 1) || { cat "$out" >&2; die "wrk printed no result"; }
+  WRK_RESULT=$(grep '^RESULT ' "$out" | tail -n 1) || { cat "$out" >&2; die "$name printed no result"; }
   local status
   status=$(field "$WRK_RESULT" errors_status)
-  [ "$status" = 0 ] || { cat "$out" >&2; die "$status answers >= 400 from $url $script"; }
-  [ "$(field "$WRK_RESULT" requests)" -gt 0 ] || { cat "$out" >&2; die "no request completed against $url"; }
+  [ "$status" = 0 ] || { cat "$out" >&2; die "$status answers >= 400 from $url ($name)"; }
+  [ "$(field "$WRK_RESULT" requests)" -gt 0 ] || { cat "$out" >&2; die "no request completed against $url ($name)"; }
 }
 
 # field LINE NAME: the value of NAME=value in a RESULT line.

@@ -14,16 +14,16 @@
 # servers on free ports of 127.0.0.1 with everything in a temp dir, then per round:
 #   keep-alive  wrk -t1 -cC -dS, bench/wrk/click.lua (varied sub1 and X-Forwarded-For)
 #   close       the same with "Connection: close": a new connection per request
-# then, paced at half of Ricochet's median keep-alive rate (bench/wrk/paced.lua), the same
-# clicks on both servers for p50 and p99 at that rate. Ends by checking that Ricochet recorded
-# every click wrk saw answered, and a summary table.
+# then, paced at half of Ricochet's median keep-alive rate, the same clicks on both servers from
+# bench/paced_load (a fixed-rate client, as wrk2) for p50 and p99 at that rate. Ends by checking
+# that Ricochet recorded every click the clients saw answered, and a summary table.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 parse_bench_args "$@"
 
 bench_init
-bench_build ricochet
+bench_build ricochet paced_load
 
 start_ricochet "$WORK/data" "$threads"
 create_demo_offer
@@ -51,13 +51,22 @@ ricochet_requests=1 # the sample click
 ricochet_runs=0
 declare -A result # [test:server:round] = "rps p50_us p99_us"
 
-# run TEST SERVER ROUND SCRIPT [SCRIPT ARG...]
+# run TEST SERVER ROUND SCRIPT [SCRIPT ARG...]: one wrk run; with SCRIPT "paced", one
+# bench/paced_load run at the rate given as its argument instead.
 run() {
   local test=$1 server=$2 round=$3 script=$4
   shift 4
   local url=$NGINX_URL
   [ "$server" = ricochet ] && url=$RICOCHET_URL
-  run_wrk "$url" "$script" "${RUN_SECONDS:-$duration}" "$connections" offer=demo aff=demo-aff "$@"
+  local extra=""
+  if [ "$script" = paced ]; then
+    run_paced "$url" "${RUN_SECONDS:-$duration}" "$connections" "$1"
+    paced_extra[$server:$round]="$(field "$WRK_RESULT" svc_p99_us) $(field "$WRK_RESULT" wake_p99_us)"
+    extra=$(printf '  (from the write: p99 %s ms; client woke late: p99 %s ms)' \
+      "$(ms "$(field "$WRK_RESULT" svc_p99_us)")" "$(ms "$(field "$WRK_RESULT" wake_p99_us)")")
+  else
+    run_wrk "$url" "$script" "${RUN_SECONDS:-$duration}" "$connections" offer=demo aff=demo-aff "$@"
+  fi
   local rps p50 p99
   rps=$(field "$WRK_RESULT" rps)
   p50=$(field "$WRK_RESULT" p50_us)
@@ -67,9 +76,11 @@ run() {
     ricochet_requests=$((ricochet_requests + $(field "$WRK_RESULT" requests)))
     ricochet_runs=$((ricochet_runs + 1))
   fi
-  printf 'round %d  %-10s %-8s %9s req/s  p50 %6s ms  p99 %6s ms%s\n' "$round" "$test" "$server" \
-    "$(int "$rps")" "$(ms "$p50")" "$(ms "$p99")" "$(wrk_errors "$WRK_RESULT")"
+  printf 'round %d  %-10s %-8s %9s req/s  p50 %6s ms  p99 %6s ms%s%s\n' "$round" "$test" "$server" \
+    "$(int "$rps")" "$(ms "$p50")" "$(ms "$p99")" "$extra" "$(wrk_errors "$WRK_RESULT")"
 }
+declare -A paced_extra # [server:round] = "p99_from_write_us client_wake_p99_us"
+
 
 # Servers alternate: nginx first in odd rounds, Ricochet first in even ones.
 order() { if (($1 % 2)); then echo nginx ricochet; else echo ricochet nginx; fi; }
@@ -88,19 +99,20 @@ peaks=()
 for ((r = 1; r <= rounds; r++)); do peaks+=("$(cut -d' ' -f1 <<<"${result[keep-alive:ricochet:$r]}")"); done
 rate=$(int "$(awk -v p="$(median "${peaks[@]}")" 'BEGIN { print p / 2 }')")
 echo
-echo "paced at $rate req/s: half of Ricochet's median keep-alive rate (bench/wrk/paced.lua)"
+echo "paced at $rate req/s: half of Ricochet's median keep-alive rate (bench/paced_load;" \
+  "latency from the moment each request was due)"
 for ((r = 1; r <= rounds; r++)); do
-  for server in $(order "$r"); do run paced "$server" "$r" paced.lua "rate=$rate"; done
+  for server in $(order "$r"); do run paced "$server" "$r" paced "$rate"; done
 done
 
-# Every click wrk saw answered must be recorded; a run can also leave up to one request per
-# connection answered but not counted by wrk when it stops.
+# Every click the clients saw answered must be recorded; a wrk run can also leave up to one
+# request per connection answered but not counted when it stops.
 wait_click_queue
 clicks=$(report_sum clicks)
 dropped=$(metric ricochet_clicks_dropped_total)
 slack=$((ricochet_runs * connections))
 echo
-echo "ricochet recorded $clicks clicks; wrk completed $ricochet_requests against it" \
+echo "ricochet recorded $clicks clicks; wrk and paced_load completed $ricochet_requests against it" \
   "(up to $slack more in flight at the ends of runs); clicks dropped (queue full or storage failure): $dropped;" \
   "the click queue drained ${QUEUE_WAIT_S}s after the last run"
 if ((clicks + dropped < ricochet_requests || clicks + dropped > ricochet_requests + slack)); then
@@ -129,4 +141,15 @@ printf '%-30s %9s %7s %7s   %9s %7s %7s   %5s\n' "" "nginx" "p50 ms" "p99 ms" "r
 summary_row keep-alive "keep-alive (req/s)"
 summary_row close "Connection: close (req/s)"
 summary_row paced "paced at $rate/s (achieved)" 0
+# paced_medians SERVER: medians over rounds of the p99 from the write and of the client's late
+# wake-ups, in ms.
+paced_medians() {
+  local r a b w=() k=()
+  for ((r = 1; r <= rounds; r++)); do
+    read -r a b <<<"${paced_extra[$1:$r]}"
+    w+=("$a") k+=("$b")
+  done
+  echo "p99 from the write $(ms "$(median "${w[@]}")") ms, client woke late p99 $(ms "$(median "${k[@]}")") ms"
+}
+echo "paced, nginx: $(paced_medians nginx); ricochet: $(paced_medians ricochet)"
 echo "clicks recorded $clicks, dropped $dropped; click queue drained ${QUEUE_WAIT_S}s after the last run"
