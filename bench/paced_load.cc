@@ -21,7 +21,7 @@
 // Why not wrk: its delay() hook (the old bench/wrk/paced.lua) has millisecond timers, so a
 // paced wrk sends its requests in bursts, one burst per millisecond, and counts its own time
 // writing a burst as latency: nginx's p50 at 54,000/s came out at 0.21 ms and its p99 at about
-// 1 ms that way, against 0.07 and 0.13-0.37 ms here (docs/performance.md).
+// 1 ms that way, against 0.06-0.07 and 0.11-0.59 ms here (docs/performance.md).
 //
 // The requests are those of bench/wrk/click.lua: GET /c/OFFER?aff=AFF&sub1=sN with a browser
 // User-Agent and a new X-Forwarded-For on every request, so every click has its own dedupe key.
