@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The click load benchmark: Ricochet against nginx's bare `return 302`, same wrk commands,
+# The click load benchmark: Ricochet against nginx's bare `return 302`, same requests,
 # alternating, several rounds (docs/performance.md explains the method).
 #
 #   bench/load.sh [--smoke] [--duration S] [--rounds N] [--threads N] [--connections N]
 #
-#   --duration S      seconds per wrk run (default 10; env DURATION)
+#   --duration S      seconds per wrk or paced_load run (default 10; env DURATION)
 #   --rounds N        rounds; each runs every test on both servers (default 3; env ROUNDS)
 #   --threads N       Ricochet --threads and nginx worker_processes (default 2; env THREADS)
-#   --connections N   wrk connections (default 64; env CONNECTIONS)
+#   --connections N   wrk and paced_load connections (default 64; env CONNECTIONS)
 #   --smoke           1 round of 2 s runs, no warm-up: checks that everything works (CI)
 #
 # Builds Release, installs nginx and wrk if missing (tools/setup.sh --bench), starts both
