@@ -332,6 +332,7 @@ class Load {
 
   void Write(size_t i) {
     Conn& c = conns_[i];
+    if (c.fd < 0) return;  // a stale event of a connection that could not be reopened
     while (!c.out.empty()) {
       const ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
       if (n > 0) {
@@ -388,6 +389,7 @@ class Load {
 
   void Read(size_t i) {
     Conn& c = conns_[i];
+    if (c.fd < 0) return;  // a stale event of a connection that could not be reopened
     char buf[16384];
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
     int64_t arrived = 0;  // when the kernel received the bytes last read (SO_TIMESTAMPNS)
