@@ -49,29 +49,23 @@ echo
 
 ricochet_requests=1 # the sample click
 ricochet_runs=0
-declare -A result # [test:server:round] = "rps p50_us p99_us"
+declare -A result # [test:server:round] = "rps p50_us p99_us [svc_p99_us wake_p99_us]"
 
-# run TEST SERVER ROUND SCRIPT [SCRIPT ARG...]: one wrk run; with SCRIPT "paced", one
-# bench/paced_load run at the rate given as its argument instead.
-run() {
-  local test=$1 server=$2 round=$3 script=$4
-  shift 4
-  local url=$NGINX_URL
-  [ "$server" = ricochet ] && url=$RICOCHET_URL
-  local extra=""
-  if [ "$script" = paced ]; then
-    run_paced "$url" "${RUN_SECONDS:-$duration}" "$connections" "$1"
-    paced_extra[$server:$round]="$(field "$WRK_RESULT" svc_p99_us) $(field "$WRK_RESULT" wake_p99_us)"
-    extra=$(printf '  (from the write: p99 %s ms; client woke late: p99 %s ms)' \
-      "$(ms "$(field "$WRK_RESULT" svc_p99_us)")" "$(ms "$(field "$WRK_RESULT" wake_p99_us)")")
-  else
-    run_wrk "$url" "$script" "${RUN_SECONDS:-$duration}" "$connections" offer=demo aff=demo-aff "$@"
-  fi
-  local rps p50 p99
+# The URL of nginx or ricochet.
+url_of() { if [ "$1" = ricochet ]; then echo "$RICOCHET_URL"; else echo "$NGINX_URL"; fi; }
+
+# record TEST SERVER ROUND: files the run that just set WRK_RESULT and prints its line. A
+# paced_load result also has the p99 from the write and the client's late wake-ups.
+record() {
+  local test=$1 server=$2 round=$3
+  local rps p50 p99 svc wake extra=""
   rps=$(field "$WRK_RESULT" rps)
   p50=$(field "$WRK_RESULT" p50_us)
   p99=$(field "$WRK_RESULT" p99_us)
-  result[$test:$server:$round]="$rps $p50 $p99"
+  svc=$(field "$WRK_RESULT" svc_p99_us)
+  wake=$(field "$WRK_RESULT" wake_p99_us)
+  result[$test:$server:$round]="$rps $p50 $p99 $svc $wake"
+  [ -z "$svc" ] || extra="  (from the write: p99 $(ms "$svc") ms; client woke late: p99 $(ms "$wake") ms)"
   if [ "$server" = ricochet ]; then
     ricochet_requests=$((ricochet_requests + $(field "$WRK_RESULT" requests)))
     ricochet_runs=$((ricochet_runs + 1))
@@ -79,8 +73,18 @@ run() {
   printf 'round %d  %-10s %-8s %9s req/s  p50 %6s ms  p99 %6s ms%s%s\n' "$round" "$test" "$server" \
     "$(int "$rps")" "$(ms "$p50")" "$(ms "$p99")" "$extra" "$(wrk_errors "$WRK_RESULT")"
 }
-declare -A paced_extra # [server:round] = "p99_from_write_us client_wake_p99_us"
 
+# run TEST SERVER ROUND SCRIPT [SCRIPT ARG...]: one wrk run, recorded.
+run() {
+  run_wrk "$(url_of "$2")" "$4" "${RUN_SECONDS:-$duration}" "$connections" offer=demo aff=demo-aff "${@:5}"
+  record "$1" "$2" "$3"
+}
+
+# paced SERVER ROUND RATE: one bench/paced_load run, recorded as test "paced".
+paced() {
+  run_paced "$(url_of "$1")" "$duration" "$connections" "$3"
+  record paced "$1" "$2"
+}
 
 # Servers alternate: nginx first in odd rounds, Ricochet first in even ones.
 order() { if (($1 % 2)); then echo nginx ricochet; else echo ricochet nginx; fi; }
@@ -102,7 +106,7 @@ echo
 echo "paced at $rate req/s: half of Ricochet's median keep-alive rate (bench/paced_load;" \
   "latency from the moment each request was due)"
 for ((r = 1; r <= rounds; r++)); do
-  for server in $(order "$r"); do run paced "$server" "$r" paced "$rate"; done
+  for server in $(order "$r"); do paced "$server" "$r" "$rate"; done
 done
 
 # Every click the clients saw answered must be recorded; a wrk run can also leave up to one
@@ -124,16 +128,16 @@ fi
 summary_row() {
   local test=$1 label=$2 show_ratio=${3:-1} r a b c d e f n=() rc=() ratios=() np50=() np99=() rp50=() rp99=()
   for ((r = 1; r <= rounds; r++)); do
-    read -r a b c <<<"${result[$test:nginx:$r]}"
+    read -r a b c _ <<<"${result[$test:nginx:$r]}"
     n+=("$a") np50+=("$b") np99+=("$c")
-    read -r d e f <<<"${result[$test:ricochet:$r]}"
+    read -r d e f _ <<<"${result[$test:ricochet:$r]}"
     rc+=("$d") rp50+=("$e") rp99+=("$f")
     ratios+=("$(ratio "$d" "$a")")
   done
   printf '%-30s %9s %7s %7s   %9s %7s %7s   %5s\n' "$label" \
     "$(int "$(median "${n[@]}")")" "$(ms "$(median "${np50[@]}")")" "$(ms "$(median "${np99[@]}")")" \
     "$(int "$(median "${rc[@]}")")" "$(ms "$(median "${rp50[@]}")")" "$(ms "$(median "${rp99[@]}")")" \
-    "$( ((show_ratio)) && median "${ratios[@]}" || echo -)"
+    "$( ((show_ratio)) && ratio "$(median "${ratios[@]}")" 1 || echo -)"
 }
 echo
 echo "== Summary: medians of $rounds round(s), ${duration}s runs, $connections connections, --threads $threads"
@@ -144,10 +148,10 @@ summary_row paced "paced at $rate/s (achieved)" 0
 # paced_medians SERVER: medians over rounds of the p99 from the write and of the client's late
 # wake-ups, in ms.
 paced_medians() {
-  local r a b w=() k=()
+  local r svc wake w=() k=()
   for ((r = 1; r <= rounds; r++)); do
-    read -r a b <<<"${paced_extra[$1:$r]}"
-    w+=("$a") k+=("$b")
+    read -r _ _ _ svc wake <<<"${result[paced:$1:$r]}"
+    w+=("$svc") k+=("$wake")
   done
   echo "p99 from the write $(ms "$(median "${w[@]}")") ms, client woke late p99 $(ms "$(median "${k[@]}")") ms"
 }
