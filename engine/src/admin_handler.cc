@@ -182,6 +182,8 @@ void AdminHandler::Handle(Request&& req, const RequestContext& ctx, Responder re
 Response AdminHandler::RenderMetrics(unsigned version) {
   Gauges g;
   g.click_queue_depth = s_.clicks->depth();
+  g.recording_idle = s_.clicks->idle();
+  g.recording_boosts = s_.clicks->boosts();
   g.store = s_.store->Stats();
   g.outbox_pending = s_.postbacks->pending();
   g.outbox_in_flight = s_.postbacks->in_flight();

@@ -134,6 +134,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
   po.wal_sync_ms = c.wal_sync_ms;
   po.queue_limit = c.click_queue_limit;
   po.producers = static_cast<size_t>(c.threads);
+  if (c.record_priority == "adaptive") {
+    po.idle_priority = storage::CanLeaveIdlePolicy();
+    if (!po.idle_priority) {
+      app->log_.Warn(
+          "--record-priority adaptive needs CAP_SYS_NICE or RLIMIT_NICE 20 (systemd: "
+          "LimitNICE=0); recording runs at normal priority");
+    }
+  }
   app->clicks_ =
       std::make_unique<ClickPipeline>(app->store_.get(), app->metrics_.get(), &app->log_, po);
   app->conversions_ = std::make_unique<ConversionService>(

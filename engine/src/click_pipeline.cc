@@ -102,12 +102,53 @@ void ClickPipeline::Start() {
   last_sync_ = std::chrono::steady_clock::now();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "click-writer");  // for top -H, perf and /proc
+    {
+      absl::MutexLock lock(&priority_mu_);
+      writer_tid_ = storage::CurrentThreadId();
+      adaptive_ = options_.idle_priority;
+      if (adaptive_ && SetPolicy(storage::ThreadPolicy::kIdle)) {
+        idle_.store(true, std::memory_order_relaxed);
+      }
+    }
     Run();
   });
 }
 
+bool ClickPipeline::SetPolicy(storage::ThreadPolicy policy) {
+  absl::Status s = storage::SetThreadPolicy(writer_tid_, policy);
+  if (s.ok()) s = store_->SetBackgroundPolicy(policy);
+  if (s.ok()) return true;
+  // For good: the threads keep (or get back, as far as they can) their normal priority.
+  adaptive_ = false;
+  (void)storage::SetThreadPolicy(writer_tid_, storage::ThreadPolicy::kNormal);
+  (void)store_->SetBackgroundPolicy(storage::ThreadPolicy::kNormal);
+  log_->Error("cannot change the recording threads' priority; they keep normal priority",
+              {{"error", s.ToString()}});
+  return false;
+}
+
+void ClickPipeline::Boost() {
+  if (!idle_.load(std::memory_order_relaxed)) return;
+  absl::MutexLock lock(&priority_mu_);
+  if (!idle_.load(std::memory_order_relaxed)) return;
+  idle_.store(false, std::memory_order_relaxed);
+  if (!SetPolicy(storage::ThreadPolicy::kNormal)) return;
+  boosted_at_ = std::chrono::steady_clock::now();
+  boosts_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ClickPipeline::Relax() {
+  absl::MutexLock lock(&priority_mu_);
+  if (!adaptive_ || idle_.load(std::memory_order_relaxed) ||
+      std::chrono::steady_clock::now() - boosted_at_ < kMinBoost) {
+    return;
+  }
+  if (SetPolicy(storage::ThreadPolicy::kIdle)) idle_.store(true, std::memory_order_relaxed);
+}
+
 void ClickPipeline::Stop() {
   if (!thread_.joinable()) return;
+  Boost();  // the last clicks must not wait for an idle core
   stopping_.store(true, std::memory_order_seq_cst);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -117,10 +158,12 @@ void ClickPipeline::Stop() {
 }
 
 bool ClickPipeline::Submit(std::unique_ptr<PendingClick> click) {
-  if (depth() >= options_.queue_limit) {
+  const uint64_t queued = depth();
+  if (queued >= options_.queue_limit) {
     metrics_->CountClicksDropped(metrics_->other_shard(), 1);
     return false;
   }
+  if (queued >= options_.boost_depth) Boost();
   submitted_.fetch_add(1, std::memory_order_relaxed);
   PendingClick* node = click.release();
   node->next.store(nullptr, std::memory_order_relaxed);
@@ -164,6 +207,9 @@ bool ClickPipeline::Flush(std::chrono::milliseconds timeout) {
   uint64_t target = submitted_.load(std::memory_order_acquire);
   std::unique_lock<std::mutex> lock(mu_);
   if (processed_.load(std::memory_order_acquire) < target) {
+    lock.unlock();
+    Boost();  // someone waits for the writer: it must not wait for an idle core
+    lock.lock();
     // Make sure a sleeping writer looks at the queue now.
     wake_cv_.notify_one();
   }
@@ -299,6 +345,10 @@ void ClickPipeline::Run() {
       last_sync_ = now;
     }
     if (HasWork()) continue;
+    if (!idle_.load(std::memory_order_relaxed) && options_.idle_priority &&
+        !stopping_.load(std::memory_order_relaxed)) {
+      Relax();  // caught up
+    }
     if (stopping_.load(std::memory_order_acquire)) {
       if (depth() == 0) break;
       std::this_thread::yield();  // a producer is between its count and its push

@@ -107,6 +107,10 @@ Usage: ricochet [flags]
   --max-pipeline N           pipelined requests read ahead per connection (default 16)
   --io-yields N              times an idle I/O thread yields its core and looks again before
                              it sleeps, 0..100 (default 5; 0 sleeps at once)
+  --record-priority MODE     adaptive: the click writer and RocksDB's flushes and compactions
+                             run only on CPU that redirects leave, except while they fall
+                             behind; normal: at the same priority as redirects (default
+                             adaptive; needs CAP_SYS_NICE or RLIMIT_NICE 20, else normal)
   --drain-timeout-s N        SIGTERM grace period for in-flight requests (default 10)
   --log-level LEVEL          debug, info, warn or error (default info)
   --access-log               log one JSON line per answered request (default off)
@@ -245,6 +249,11 @@ absl::StatusOr<ServerConfig> ParseServerFlags(int argc, const char* const* argv)
       s = ParseNumber("postback-timeout-ms", value, 100, 600'000, &c.postback_timeout_ms);
     } else if (name == "postback-concurrency") {
       s = ParseNumber("postback-concurrency", value, 1, 4096, &c.postback_concurrency);
+    } else if (name == "record-priority") {
+      if (value != "adaptive" && value != "normal") {
+        return absl::InvalidArgumentError("--record-priority: expected adaptive or normal");
+      }
+      c.record_priority.assign(value);
     } else if (name == "log-level") {
       if (value != "debug" && value != "info" && value != "warn" && value != "error") {
         return absl::InvalidArgumentError("--log-level: expected debug, info, warn or error");

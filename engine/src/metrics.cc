@@ -213,6 +213,18 @@ std::string Metrics::Render(const Gauges& g) const {
                     open_[l].load(std::memory_order_relaxed), "\n");
   }
   gauge("ricochet_click_queue_depth", "Clicks waiting for the writer.", g.click_queue_depth);
+  gauge("ricochet_recording_idle",
+        "1 while the click writer and RocksDB's flush and compaction threads run at idle "
+        "priority (--record-priority adaptive), 0 while at normal priority.",
+        g.recording_idle ? 1 : 0);
+  counter("ricochet_recording_boosts_total",
+          "Times the recording threads fell behind at idle priority and got normal priority "
+          "back.",
+          g.recording_boosts);
+  counter("ricochet_rocksdb_write_stalls_total",
+          "Times RocksDB began to delay or stop a column family's writes (flushes or "
+          "compactions behind).",
+          g.store.write_stalls);
   counter("ricochet_rocksdb_wal_syncs_total",
           "WAL fsyncs (click writer and conversion group commits).", g.store.wal_syncs);
   gauge("ricochet_rocksdb_memtable_bytes", "Bytes in all memtables.", g.store.memtable_bytes);

@@ -6,7 +6,9 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -131,6 +133,18 @@ class StoreImpl {
   std::atomic<uint64_t> reopens{0};
   std::thread recovery;
 
+  // RocksDB's flush and compaction threads: the policy asked for, the one they have, and the
+  // column families whose writes RocksDB delays or stops now, and the store's own calls that
+  // wait for a flush or compaction (they get kNormal while any of those two exists).
+  absl::Mutex policy_mu;
+  ThreadPolicy background_wanted ABSL_GUARDED_BY(policy_mu) = ThreadPolicy::kNormal;
+  ThreadPolicy background_applied ABSL_GUARDED_BY(policy_mu) = ThreadPolicy::kNormal;
+  std::set<std::string> stalled_cfs ABSL_GUARDED_BY(policy_mu);
+  int background_waiters ABSL_GUARDED_BY(policy_mu) = 0;
+  std::atomic<uint64_t> write_stalls{0};
+  absl::Status ApplyBackgroundPolicy() ABSL_EXCLUSIVE_LOCKS_REQUIRED(policy_mu);
+  void OnStallChange(const rocksdb::WriteStallInfo& info);
+
   // Status for a write refused because writes are stopped.
   absl::Status Refused(std::string_view what);
   // Writes `batch` unless writes are stopped. Every write of the store goes through here.
@@ -175,6 +189,37 @@ class HealthListener final : public rocksdb::EventListener {
   void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
                             bool* auto_recovery) override {
     *auto_recovery = false;
+  }
+
+ private:
+  StoreImpl* const impl_;  // outlives the database
+};
+
+// For its lifetime, RocksDB's flush and compaction threads run at kNormal: the caller waits for
+// them (a checkpoint's flush, a recovery's, a forced compaction), so they must not wait for
+// idle CPU, which a busy machine may not have for a long time.
+class BackgroundNeeded {
+ public:
+  explicit BackgroundNeeded(StoreImpl& impl) : impl_(impl) { Change(+1); }
+  ~BackgroundNeeded() { Change(-1); }
+  BackgroundNeeded(const BackgroundNeeded&) = delete;
+  BackgroundNeeded& operator=(const BackgroundNeeded&) = delete;
+
+ private:
+  void Change(int delta) {
+    absl::MutexLock lock(&impl_.policy_mu);
+    impl_.background_waiters += delta;
+    (void)impl_.ApplyBackgroundPolicy();  // see OnStallChange
+  }
+  StoreImpl& impl_;
+};
+
+// Gives RocksDB's flush and compaction threads their normal priority while it stalls writes.
+class StallListener final : public rocksdb::EventListener {
+ public:
+  explicit StallListener(StoreImpl* impl) : impl_(impl) {}
+  void OnStallConditionsChanged(const rocksdb::WriteStallInfo& info) override {
+    impl_->OnStallChange(info);
   }
 
  private:
@@ -372,6 +417,7 @@ rocksdb::Status StoreImpl::AddFold(rocksdb::WriteBatch* batch, const codec::Coun
 }
 
 void StoreImpl::TryRecover() {
+  BackgroundNeeded need(*this);  // Resume() and a reopen flush the memtables
   absl::WriterMutexLock db_lock(&db_mu);
   bool wal_failed_now;
   {
@@ -441,6 +487,12 @@ absl::Status StoreImpl::Close() {
     shutting_down = true;
   }
   if (recovery.joinable()) recovery.join();
+  {
+    // For good: a closing database's jobs must finish, and the threads outlive this store.
+    absl::MutexLock lock(&policy_mu);
+    background_wanted = ThreadPolicy::kNormal;
+    (void)ApplyBackgroundPolicy();  // see OnStallChange
+  }
   absl::WriterMutexLock db_lock(&db_mu);
   if (closed) return absl::OkStatus();
   closed = true;
@@ -499,6 +551,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   db_options.max_total_wal_size = 256u << 20;
   db_options.info_log = OpenInfoLog(options.path);  // see info_log.h: a full disk must not abort
   db_options.listeners.push_back(std::make_shared<HealthListener>(impl.get()));
+  db_options.listeners.push_back(std::make_shared<StallListener>(impl.get()));
 
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   auto table_options = [&](bool bloom, size_t block_size) {
@@ -1038,6 +1091,7 @@ void Store::SetIndexHorizons(int64_t dedupe_s, int64_t visitors_s) {
 }
 
 absl::Status Store::CompactAllForTest() {
+  BackgroundNeeded need(*impl_);
   DbRef db(*impl_);
   if (!db.ok()) return db.Closed();
   for (size_t i = 0; i < kCfCount; ++i) {
@@ -1347,6 +1401,7 @@ absl::Status Store::ScanPayouts(absl::FunctionRef<bool(const PayoutRecord&)> fn)
 }
 
 absl::StatusOr<CheckpointInfo> Store::Checkpoint(const std::string& path) {
+  BackgroundNeeded need(*impl_);  // it flushes the memtables first
   DbRef db(*impl_);
   if (!db.ok()) return db.Closed();
   rocksdb::Checkpoint* raw = nullptr;
@@ -1454,6 +1509,43 @@ absl::Status Store::ScanMoney(int32_t from_day, int32_t to_day,
   return ToStatus(it->status(), "scan money");
 }
 
+void StoreImpl::OnStallChange(const rocksdb::WriteStallInfo& info) {
+  absl::MutexLock lock(&policy_mu);
+  if (info.condition.cur == rocksdb::WriteStallCondition::kNormal) {
+    stalled_cfs.erase(info.cf_name);
+  } else if (stalled_cfs.insert(info.cf_name).second) {
+    write_stalls.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Nothing to tell on failure: the server asks for kIdle only where it can be undone.
+  (void)ApplyBackgroundPolicy();
+}
+
+absl::Status StoreImpl::ApplyBackgroundPolicy() {
+  ThreadPolicy policy =
+      stalled_cfs.empty() && background_waiters == 0 ? background_wanted : ThreadPolicy::kNormal;
+  if (policy == background_applied) return absl::OkStatus();
+  // RocksDB's Env names its pool threads "rocksdb:low" (compactions), "rocksdb:high" (flushes)
+  // and "rocksdb:bottom"; it starts them when the database opens.
+  std::error_code ec;
+  absl::Status result;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (!std::getline(comm, name) || !name.starts_with("rocksdb:")) continue;
+    absl::Status st = SetThreadPolicy(std::stoi(task.path().filename().string()), policy);
+    if (!st.ok() && result.ok()) result = st;
+  }
+  if (ec) return absl::InternalError(absl::StrCat("/proc/self/task: ", ec.message()));
+  if (result.ok()) background_applied = policy;
+  return result;
+}
+
+absl::Status Store::SetBackgroundPolicy(ThreadPolicy policy) {
+  absl::MutexLock lock(&impl_->policy_mu);
+  impl_->background_wanted = policy;
+  return impl_->ApplyBackgroundPolicy();
+}
+
 StoreStats Store::Stats() {
   StoreStats st;
   StoreImpl& impl = *impl_;
@@ -1462,6 +1554,7 @@ StoreStats Store::Stats() {
   st.write_stops = impl.write_stops.load(std::memory_order_relaxed);
   st.recoveries = impl.recoveries.load(std::memory_order_relaxed);
   st.reopens = impl.reopens.load(std::memory_order_relaxed);
+  st.write_stalls = impl.write_stalls.load(std::memory_order_relaxed);
   auto seconds = [](const std::atomic<int64_t>& ms) {
     int64_t v = ms.load(std::memory_order_relaxed);
     return v == INT64_MAX ? int64_t{-1} : v / 1000;

@@ -1,10 +1,15 @@
 #include "engine/click_pipeline.h"
 
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
 #include "catch2/catch.hpp"
 #include "temp_dir.h"
+#include "thread_policies.h"
 
 namespace ricochet::engine {
 namespace {
@@ -238,6 +243,68 @@ TEST_CASE("a full queue drops clicks instead of blocking", "[pipeline]") {
   p.Stop();
   CHECK(f.store->GetClick(1, "3")->has_value());
   CHECK(f.metrics.Render(Gauges{}).find("ricochet_clicks_dropped_total 1\n") != std::string::npos);
+}
+
+TEST_CASE("adaptive priority: recording threads idle, normal while the writer falls behind",
+          "[pipeline][priority]") {
+  if (!storage::CanLeaveIdlePolicy()) {
+    WARN("skipped: needs CAP_SYS_NICE or RLIMIT_NICE 20");
+    return;
+  }
+  Fixture f;
+  ClickPipeline p(f.store.get(), &f.metrics, &f.log,
+                  ClickPipelineOptions{.wal_sync_ms = 5, .idle_priority = true, .boost_depth = 64});
+  const pid_t self = getpid();
+  auto all_are = [&](const std::string& prefix, int policy) {
+    std::vector<int> policies = testing::PoliciesOf(self, prefix);
+    return !policies.empty() &&
+           std::all_of(policies.begin(), policies.end(), [&](int p) { return p == policy; });
+  };
+  auto wait_idle = [&] {
+    for (int i = 0; i < 5000 && !p.idle(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return p.idle();
+  };
+  p.Start();
+  REQUIRE(wait_idle());
+  CHECK(all_are("click-writer", SCHED_IDLE));
+  CHECK(all_are("rocksdb:", SCHED_IDLE));
+  CHECK(p.boosts() == 0);
+
+  // The writer naps 1 ms between batches: 20,000 clicks at once pass 64 queued meanwhile.
+  const int64_t t = 1'700'000'000'000;
+  for (int i = 0; i < 20'000; ++i) {
+    REQUIRE(p.Submit(Click("c" + std::to_string(i), t + i, "10.0.0.1", "A")));
+  }
+  REQUIRE(p.Flush(std::chrono::seconds(10)));
+  CHECK(p.boosts() >= 1);
+  CHECK(f.store->GetClick(t + 19'999, "c19999")->has_value());
+  // Caught up: idle again after ClickPipeline::kMinBoost.
+  REQUIRE(wait_idle());
+  CHECK(all_are("click-writer", SCHED_IDLE));
+  CHECK(all_are("rocksdb:", SCHED_IDLE));
+
+  // Stop() boosts so that the last clicks do not wait for an idle core; RocksDB's threads stay
+  // normal after (the process's, shared with any other store).
+  const uint64_t boosts = p.boosts();
+  p.Stop();
+  CHECK_FALSE(p.idle());
+  CHECK(p.boosts() == boosts + 1);
+  CHECK(all_are("rocksdb:", SCHED_OTHER));
+}
+
+TEST_CASE("without adaptive priority the recording threads stay normal", "[pipeline][priority]") {
+  Fixture f;
+  ClickPipeline p(f.store.get(), &f.metrics, &f.log, ClickPipelineOptions{.wal_sync_ms = 5});
+  p.Start();
+  REQUIRE(p.Submit(Click("x", 1, "10.0.0.1", "A")));
+  REQUIRE(p.Flush(std::chrono::seconds(5)));
+  CHECK_FALSE(p.idle());
+  CHECK(p.boosts() == 0);
+  CHECK(testing::PoliciesOf(getpid(), "click-writer") == std::vector<int>{SCHED_OTHER});
+  for (int policy : testing::PoliciesOf(getpid(), "rocksdb:")) CHECK(policy == SCHED_OTHER);
+  p.Stop();
 }
 
 }  // namespace ricochet::engine

@@ -57,6 +57,8 @@ TEST_CASE("flags parse with defaults", "[config]") {
   CHECK(e->postback_max_attempts == 3);
   CHECK(e->postback_retry_ms == 20);
   CHECK(e->io_yields == 0);
+  CHECK(e->record_priority == "adaptive");
+  CHECK(Parse({"--admin-token=tok", "--record-priority", "normal"})->record_priority == "normal");
   CHECK_FALSE(Parse({"--admin-token=tok", "--access-log=false"})->access_log);
   CHECK(Parse({"--admin-token=tok", "--pause-postbacks"})->pause_postbacks);
   CHECK_FALSE(Parse({"--admin-token=tok"})->pause_postbacks);
@@ -81,6 +83,7 @@ TEST_CASE("bad flags fail with a message naming them", "[config]") {
            {{"--admin-token", "t", "--io-yields", "101"}, "--io-yields"},
            {{"--admin-token", "t", "--io-yields", "-1"}, "--io-yields"},
            {{"--admin-token", "t", "--log-level", "loud"}, "--log-level"},
+           {{"--admin-token", "t", "--record-priority", "idle"}, "--record-priority"},
            {{"--admin-token", "t", "--nope", "1"}, "unknown flag --nope"},
            {{"--admin-token", "t", "--access-log=yes"}, "--access-log"},
            {{"--admin-token", "t", "--postback-max-attempts", "0"}, "--postback-max-attempts"},

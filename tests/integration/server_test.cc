@@ -1,4 +1,6 @@
 // End-to-end tests of the real ricochet binary over HTTP on 127.0.0.1.
+#include <sched.h>
+
 #include <chrono>
 #include <thread>
 
@@ -7,6 +9,8 @@
 #include "catch2/catch.hpp"
 #include "engine/click_id.h"
 #include "harness.h"
+#include "storage/thread_policy.h"
+#include "thread_policies.h"
 
 namespace ricochet::testing {
 namespace json = boost::json;
@@ -664,6 +668,35 @@ TEST_CASE("health, readiness and metrics", "[ops]") {
                     "le=\"+Inf\"} 2\n") != std::string::npos);
   CHECK(Http(s.public_port(), "GET", "/metrics").status == 404);  // not on the public listener
   CHECK(Http(s.public_port(), "GET", "/nowhere").status == 404);
+}
+
+TEST_CASE("recording runs at idle priority unless --record-priority normal", "[ops][priority]") {
+  if (!storage::CanLeaveIdlePolicy()) {
+    WARN("skipped: needs CAP_SYS_NICE or RLIMIT_NICE 20");
+    return;
+  }
+  for (const char* mode : {"adaptive", "normal"}) {
+    INFO(mode);
+    TempDir dir;
+    Server s(dir.path(), {"--record-priority", mode});
+    const int want = std::string(mode) == "adaptive" ? SCHED_IDLE : SCHED_OTHER;
+    s.PutOffer("m", R"({"url":"https://x.example/"})");
+    s.PutAffiliate("a", "{}");
+    REQUIRE(s.Get("/c/m?aff=a").status == 302);
+    REQUIRE(s.Api("GET", "/api/report").status == 200);  // flushes the writer (a boost)
+    // Back to idle priority once the writer has caught up (ClickPipeline::kMinBoost).
+    for (int i = 0; i < 500 && MetricValue(s, "ricochet_recording_idle") != (want == SCHED_IDLE);
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(MetricValue(s, "ricochet_recording_idle") == (want == SCHED_IDLE ? 1 : 0));
+    CHECK(testing::PoliciesOf(s.pid(), "click-writer") == std::vector<int>{want});
+    std::vector<int> rocks = testing::PoliciesOf(s.pid(), "rocksdb:");
+    CHECK(rocks.size() >= 2);
+    for (int p : rocks) CHECK(p == want);
+    // The threads that answer are never lowered.
+    for (int p : testing::PoliciesOf(s.pid(), "http-")) CHECK(p == SCHED_OTHER);
+  }
 }
 
 TEST_CASE("index horizons follow the longest offer windows, across a restart", "[ops]") {

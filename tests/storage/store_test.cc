@@ -1,5 +1,8 @@
 #include "storage/store.h"
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <span>
@@ -8,6 +11,7 @@
 #include "catch2/catch.hpp"
 #include "open_store.h"
 #include "temp_dir.h"
+#include "thread_policies.h"
 
 namespace ricochet::storage {
 namespace {
@@ -314,6 +318,29 @@ TEST_CASE("config and meta values persist", "[store]") {
   CHECK(*store->LoadOrCreateMeta("secret", "second") == "first");
   REQUIRE(store->Close().ok());
   REQUIRE(store->Close().ok());  // idempotent
+}
+
+TEST_CASE("RocksDB's threads take the asked policy, and the normal one at close",
+          "[store][priority]") {
+  if (!CanLeaveIdlePolicy()) {
+    WARN("skipped: needs CAP_SYS_NICE or RLIMIT_NICE 20");
+    return;
+  }
+  testing::TempDir dir;
+  std::unique_ptr<Store> store = OpenStore(dir.path());
+  auto policies = [] { return testing::PoliciesOf(getpid(), "rocksdb:"); };
+  REQUIRE(policies().size() >= 2);  // max_background_jobs 2: a flush and a compaction thread
+  REQUIRE(store->SetBackgroundPolicy(ThreadPolicy::kIdle).ok());
+  for (int p : policies()) CHECK(p == SCHED_IDLE);
+  // A checkpoint waits for its flush: it runs at normal priority, then idle again.
+  REQUIRE(store->Checkpoint(dir.path() + "/cp").ok());
+  for (int p : policies()) CHECK(p == SCHED_IDLE);
+  REQUIRE(store->SetBackgroundPolicy(ThreadPolicy::kNormal).ok());
+  for (int p : policies()) CHECK(p == SCHED_OTHER);
+  REQUIRE(store->SetBackgroundPolicy(ThreadPolicy::kIdle).ok());
+  REQUIRE(store->Close().ok());
+  for (int p : policies()) CHECK(p == SCHED_OTHER);
+  CHECK(store->Stats().write_stalls == 0);
 }
 
 }  // namespace ricochet::storage

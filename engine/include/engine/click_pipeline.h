@@ -20,11 +20,13 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "attribution/click.h"
 #include "engine/log.h"
 #include "engine/metrics.h"
 #include "storage/records.h"
 #include "storage/store.h"
+#include "storage/thread_policy.h"
 
 namespace ricochet::engine {
 
@@ -52,6 +54,15 @@ struct ClickPipelineOptions {
   // used); the writer deletes the rest.
   size_t producers = 1;
   size_t recycle_limit = 1024;
+  // Adaptive priority: the writer and RocksDB's flush and compaction threads run at
+  // storage::ThreadPolicy::kIdle, on CPU the I/O threads leave, so that a redirect never waits
+  // behind them. They get their normal priority back while they fall behind: from the moment
+  // the queue holds boost_depth clicks, or someone waits for the writer (Flush, Stop), until
+  // the writer has emptied the queue and at least kMinBoost has passed (RocksDB's threads also
+  // while RocksDB stalls writes: see Store::SetBackgroundPolicy). Only where
+  // storage::CanLeaveIdlePolicy() holds; the server checks that.
+  bool idle_priority = false;
+  size_t boost_depth = 8192;
 };
 
 class ClickPipeline {
@@ -80,6 +91,12 @@ class ClickPipeline {
   bool Flush(std::chrono::milliseconds timeout);
 
   uint64_t depth() const;
+  // Adaptive priority (ClickPipelineOptions::idle_priority): whether the recording threads are
+  // at idle priority now, and how many times they were given their normal priority back.
+  bool idle() const { return idle_.load(std::memory_order_relaxed); }
+  uint64_t boosts() const { return boosts_.load(std::memory_order_relaxed); }
+
+  static constexpr std::chrono::milliseconds kMinBoost{100};
 
  private:
   void Run();
@@ -90,6 +107,13 @@ class ClickPipeline {
   // Writer thread: clears `click` and returns it to its producer's free list (or deletes it).
   void Recycle(PendingClick* click);
   uint32_t CountForRateLimit(const storage::ClickRecord& r);
+  // Adaptive priority. Boost: any thread; a no-op unless idle. Relax: the writer, once it has
+  // emptied the queue.
+  void Boost();
+  void Relax();
+  // The writer's and RocksDB's threads to `policy`. On failure, logs, ends adaptive priority
+  // and returns false.
+  bool SetPolicy(storage::ThreadPolicy policy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(priority_mu_);
 
   storage::Store* const store_;
   Metrics* const metrics_;
@@ -120,6 +144,13 @@ class ClickPipeline {
   std::condition_variable wake_cv_;
   std::condition_variable flushed_cv_;
   std::thread thread_;
+
+  std::atomic<bool> idle_{false};
+  std::atomic<uint64_t> boosts_{0};
+  absl::Mutex priority_mu_;
+  pid_t writer_tid_ ABSL_GUARDED_BY(priority_mu_) = 0;
+  bool adaptive_ ABSL_GUARDED_BY(priority_mu_) = false;  // until a policy change fails
+  std::chrono::steady_clock::time_point boosted_at_ ABSL_GUARDED_BY(priority_mu_);
 
   // Writer-thread state.
   int64_t rate_minute_ = -1;

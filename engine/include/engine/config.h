@@ -63,6 +63,10 @@ struct ServerConfig {
   // Times an idle I/O thread yields its core and polls again before it sleeps
   // (HttpServerOptions::io_yields).
   int io_yields = 5;
+  // "adaptive": the click writer and RocksDB's flush and compaction threads run at idle
+  // priority, except while they fall behind (ClickPipelineOptions::idle_priority); needs
+  // CAP_SYS_NICE or RLIMIT_NICE >= 20, else the server warns and uses "normal".
+  std::string record_priority = "adaptive";
   int drain_timeout_s = 10;  // on SIGTERM, time given to in-flight requests
   // debug, info, warn, error.
   std::string log_level = "info";

@@ -45,6 +45,8 @@ inline constexpr size_t kBucketSlots = std::size(kLatencyBuckets) + 1;  // last:
 // Point-in-time values the owner of each subsystem supplies at scrape time.
 struct Gauges {
   uint64_t click_queue_depth = 0;
+  bool recording_idle = false;    // ClickPipeline::idle()
+  uint64_t recording_boosts = 0;  // ClickPipeline::boosts()
   storage::StoreStats store;
   uint64_t outbox_pending = 0;
   uint64_t outbox_in_flight = 0;

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "storage/conversions.h"
 #include "storage/records.h"
+#include "storage/thread_policy.h"
 
 namespace ricochet::storage {
 
@@ -69,6 +70,9 @@ struct StoreStats {
   uint64_t write_stops = 0;  // times the store stopped accepting writes (disk full, I/O error)
   uint64_t recoveries = 0;   // times it accepted them again without a restart
   uint64_t reopens = 0;      // recoveries that closed and reopened the database
+  // Times a column family began to have its writes delayed or stopped by RocksDB (too many
+  // memtables or level-0 files): the flushes and compactions fell behind the writes.
+  uint64_t write_stalls = 0;
   // What SetIndexHorizons keeps, margin included, in seconds; -1 until it is first called
   // (the retention applies then).
   int64_t dedupe_horizon_s = -1;
@@ -209,6 +213,14 @@ class Store {
   // compaction on.
   static constexpr int64_t kIndexHorizonMarginSeconds = 3600;
   void SetIndexHorizons(int64_t dedupe_s, int64_t visitors_s);
+  // The scheduling policy of RocksDB's flush and compaction threads. kIdle lets them use only
+  // the CPU that the threads answering requests leave. While RocksDB delays or stops writes
+  // (memtables or level-0 files piling up: they fell behind) they run at kNormal whatever was
+  // asked, until every stall ends. The threads are the process's, shared by every open store:
+  // with two stores, the last call wins. Fails when a thread's policy cannot be set (leaving
+  // kIdle needs a privilege: see CanLeaveIdlePolicy); the stall override then cannot work
+  // either, so ask for kIdle only where CanLeaveIdlePolicy() holds.
+  [[nodiscard]] absl::Status SetBackgroundPolicy(ThreadPolicy policy);
   // Forces a full compaction (tests use it to prove retention).
   [[nodiscard]] absl::Status CompactAllForTest();
   StoreStats Stats();

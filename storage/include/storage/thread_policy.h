@@ -1,0 +1,34 @@
+// Scheduling policies for the threads that record rather than answer: the click writer and
+// RocksDB's flush and compaction threads. Linux only.
+#ifndef RICOCHET_STORAGE_THREAD_POLICY_H_
+#define RICOCHET_STORAGE_THREAD_POLICY_H_
+
+#include <sys/types.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ricochet::storage {
+
+enum class ThreadPolicy {
+  kNormal,  // SCHED_OTHER at nice 0, like every other thread of the server
+  // SCHED_IDLE: the thread runs only on a core no normal thread wants, and a normal thread
+  // that wakes up takes the core from it at once. Under a full load it gets almost no CPU.
+  kIdle,
+};
+
+// The calling thread's kernel id, for SetThreadPolicy from another thread.
+pid_t CurrentThreadId();
+
+// Sets thread `tid` of this process to `policy`.
+[[nodiscard]] absl::Status SetThreadPolicy(pid_t tid, ThreadPolicy policy);
+[[nodiscard]] absl::StatusOr<ThreadPolicy> GetThreadPolicy(pid_t tid);
+
+// Whether this process may move a thread from kIdle back to kNormal. Linux allows that only
+// with CAP_SYS_NICE or an RLIMIT_NICE of at least 20 (systemd's LimitNICE=0); anyone may move
+// a thread to kIdle. Tried on a scratch thread.
+bool CanLeaveIdlePolicy();
+
+}  // namespace ricochet::storage
+
+#endif  // RICOCHET_STORAGE_THREAD_POLICY_H_

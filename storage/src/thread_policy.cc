@@ -1,0 +1,51 @@
+#include "storage/thread_policy.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+namespace ricochet::storage {
+
+pid_t CurrentThreadId() { return gettid(); }
+
+absl::Status SetThreadPolicy(pid_t tid, ThreadPolicy policy) {
+  sched_param param{};
+  param.sched_priority = 0;
+  if (sched_setscheduler(tid, policy == ThreadPolicy::kIdle ? SCHED_IDLE : SCHED_OTHER, &param) !=
+      0) {
+    int err = errno;
+    return absl::ErrnoToStatus(
+        err, absl::StrCat("sched_setscheduler(", tid,
+                          policy == ThreadPolicy::kIdle ? ", SCHED_IDLE)" : ", SCHED_OTHER)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ThreadPolicy> GetThreadPolicy(pid_t tid) {
+  int policy = sched_getscheduler(tid);
+  if (policy < 0) {
+    int err = errno;
+    return absl::ErrnoToStatus(err, absl::StrCat("sched_getscheduler(", tid, ")"));
+  }
+  if (policy == SCHED_IDLE) return ThreadPolicy::kIdle;
+  if (policy == SCHED_OTHER) return ThreadPolicy::kNormal;
+  return absl::FailedPreconditionError(absl::StrCat("thread ", tid, " has policy ", policy));
+}
+
+bool CanLeaveIdlePolicy() {
+  bool ok = false;
+  std::thread probe([&ok] {
+    pid_t self = CurrentThreadId();
+    ok = SetThreadPolicy(self, ThreadPolicy::kIdle).ok() &&
+         SetThreadPolicy(self, ThreadPolicy::kNormal).ok();
+  });
+  probe.join();
+  return ok;
+}
+
+}  // namespace ricochet::storage

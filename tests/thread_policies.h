@@ -1,0 +1,42 @@
+// The scheduling policy (SCHED_OTHER, SCHED_IDLE, ...) of every thread of a process, by thread
+// name, for tests of --record-priority.
+#ifndef RICOCHET_TESTS_THREAD_POLICIES_H_
+#define RICOCHET_TESTS_THREAD_POLICIES_H_
+
+#include <sched.h>
+#include <sys/types.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ricochet::testing {
+
+// (name, policy) per thread of `pid`; a thread that exits meanwhile is left out.
+inline std::vector<std::pair<std::string, int>> ThreadPolicies(pid_t pid) {
+  std::vector<std::pair<std::string, int>> out;
+  std::error_code ec;
+  std::filesystem::path dir = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(dir, ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    int policy = sched_getscheduler(std::stoi(task.path().filename().string()));
+    if (std::getline(comm, name) && policy >= 0) out.emplace_back(name, policy);
+  }
+  return out;
+}
+
+// The policies of the threads of `pid` whose name starts with `prefix`.
+inline std::vector<int> PoliciesOf(pid_t pid, const std::string& prefix) {
+  std::vector<int> out;
+  for (const auto& [name, policy] : ThreadPolicies(pid)) {
+    if (name.starts_with(prefix)) out.push_back(policy);
+  }
+  return out;
+}
+
+}  // namespace ricochet::testing
+
+#endif  // RICOCHET_TESTS_THREAD_POLICIES_H_
