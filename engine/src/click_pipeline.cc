@@ -127,6 +127,51 @@ bool ClickPipeline::SetPolicy(storage::ThreadPolicy policy) {
   return false;
 }
 
+ClickPipeline::SharedWrite::SharedWrite(ClickPipeline* pipeline) : pipeline_(pipeline) {
+  if (!pipeline_->options_.idle_priority) return;
+  // With the writer's store of writing_idle_ then load of shared_writes_ (both seq_cst): either
+  // the writer sees this write and raises itself, or this sees its write and raises it.
+  pipeline_->shared_writes_.fetch_add(1, std::memory_order_seq_cst);
+  if (pipeline_->writing_idle_.load(std::memory_order_seq_cst)) pipeline_->RaiseWriter();
+}
+
+ClickPipeline::SharedWrite::~SharedWrite() {
+  if (pipeline_->options_.idle_priority) {
+    pipeline_->shared_writes_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+}
+
+void ClickPipeline::RaiseWriter() {
+  absl::MutexLock lock(&priority_mu_);
+  if (!writing_idle_.load(std::memory_order_relaxed) || !idle_.load(std::memory_order_relaxed) ||
+      raised_.load(std::memory_order_relaxed)) {
+    return;
+  }
+  if (storage::SetThreadPolicy(writer_tid_, storage::ThreadPolicy::kNormal).ok()) {
+    raised_.store(true, std::memory_order_relaxed);
+  }
+}
+
+template <typename Fn>
+auto ClickPipeline::SharingStore(Fn fn) {
+  if (!idle_.load(std::memory_order_relaxed)) return fn();
+  writing_idle_.store(true, std::memory_order_seq_cst);
+  if (shared_writes_.load(std::memory_order_seq_cst) > 0) RaiseWriter();
+  auto result = fn();
+  writing_idle_.store(false, std::memory_order_seq_cst);
+  // A RaiseWriter() that read writing_idle_ just before it was cleared may set raised_ after
+  // this check: the writer then stays at normal priority until the end of its next write.
+  if (raised_.load(std::memory_order_relaxed)) {
+    absl::MutexLock lock(&priority_mu_);
+    raised_.store(false, std::memory_order_relaxed);
+    // After a Boost() meanwhile the writer stays at normal priority, as Boost() left it.
+    if (idle_.load(std::memory_order_relaxed)) {
+      (void)storage::SetThreadPolicy(writer_tid_, storage::ThreadPolicy::kIdle);
+    }
+  }
+  return result;
+}
+
 void ClickPipeline::Boost() {
   if (!idle_.load(std::memory_order_relaxed)) return;
   absl::MutexLock lock(&priority_mu_);
@@ -284,7 +329,7 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
     }
     records.push_back(std::move(c.record));
   }
-  absl::Status s = store_->WriteClicks(records);
+  absl::Status s = SharingStore([&] { return store_->WriteClicks(records); });
   // Each record back into its click, buffers and all, for Recycle.
   for (size_t i = 0; i < batch.size(); ++i) batch[i]->record = std::move(records[i]);
   if (!s.ok()) {
@@ -341,7 +386,7 @@ void ClickPipeline::Run() {
       // A failed sync means the store stopped accepting writes (it logs that once); the sync is
       // retried every interval until it takes. Unsynced clicks are still in the WAL, and a
       // recovery flushes them to synced files.
-      unsynced_ = !store_->SyncWal().ok();
+      unsynced_ = !SharingStore([&] { return store_->SyncWal(); }).ok();
       last_sync_ = now;
     }
     if (HasWork()) continue;

@@ -98,6 +98,22 @@ class ClickPipeline {
 
   static constexpr std::chrono::milliseconds kMinBoost{100};
 
+  // Held by another thread around a store write that may wait for the writer inside RocksDB
+  // (a postback's synced commit can join the write group the writer leads, or wait for its WAL
+  // sync). Meanwhile the writer does its store writes at normal priority, and one under way at
+  // idle priority is raised at once: the commit never waits for an idle core. A no-op without
+  // adaptive priority.
+  class SharedWrite {
+   public:
+    explicit SharedWrite(ClickPipeline* pipeline);
+    ~SharedWrite();
+    SharedWrite(const SharedWrite&) = delete;
+    SharedWrite& operator=(const SharedWrite&) = delete;
+
+   private:
+    ClickPipeline* const pipeline_;
+  };
+
  private:
   void Run();
   PendingClick* Pop();
@@ -111,6 +127,12 @@ class ClickPipeline {
   // emptied the queue.
   void Boost();
   void Relax();
+  // Runs fn (a store write or WAL sync) on the writer, at normal priority whenever a
+  // SharedWrite exists during it. Writer thread only.
+  template <typename Fn>
+  auto SharingStore(Fn fn);
+  // The writer, in a store write at idle priority, to normal priority until that write ends.
+  void RaiseWriter();
   // The writer's and RocksDB's threads to `policy`. On failure, logs, ends adaptive priority
   // and returns false.
   bool SetPolicy(storage::ThreadPolicy policy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(priority_mu_);
@@ -150,6 +172,11 @@ class ClickPipeline {
   absl::Mutex priority_mu_;
   pid_t writer_tid_ ABSL_GUARDED_BY(priority_mu_) = 0;
   bool adaptive_ ABSL_GUARDED_BY(priority_mu_) = false;  // until a policy change fails
+  // SharedWrite: how many exist, whether the writer is in a store write at idle priority, and
+  // whether RaiseWriter raised it for that write.
+  std::atomic<int> shared_writes_{0};
+  std::atomic<bool> writing_idle_{false};
+  std::atomic<bool> raised_{false};
   std::chrono::steady_clock::time_point boosted_at_ ABSL_GUARDED_BY(priority_mu_);
 
   // Writer-thread state.
