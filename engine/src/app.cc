@@ -139,7 +139,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(ServerConfig config) {
     if (!po.idle_priority) {
       app->log_.Warn(
           "--record-priority adaptive needs CAP_SYS_NICE or RLIMIT_NICE 20 (systemd: "
-          "LimitNICE=0); recording runs at normal priority");
+          "LimitNICE=20); recording runs at normal priority");
     }
   }
   app->clicks_ =

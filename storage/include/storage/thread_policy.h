@@ -25,7 +25,7 @@ pid_t CurrentThreadId();
 [[nodiscard]] absl::StatusOr<ThreadPolicy> GetThreadPolicy(pid_t tid);
 
 // Whether this process may move a thread from kIdle back to kNormal. Linux allows that only
-// with CAP_SYS_NICE or an RLIMIT_NICE of at least 20 (systemd's LimitNICE=0); anyone may move
+// with CAP_SYS_NICE or an RLIMIT_NICE of at least 20 (systemd's LimitNICE=20); anyone may move
 // a thread to kIdle. Tried on a scratch thread.
 bool CanLeaveIdlePolicy();
 
