@@ -184,6 +184,7 @@ Response AdminHandler::RenderMetrics(unsigned version) {
   g.click_queue_depth = s_.clicks->depth();
   g.recording_idle = s_.clicks->idle();
   g.recording_boosts = s_.clicks->boosts();
+  g.recording_raises = s_.clicks->raises();
   g.store = s_.store->Stats();
   g.outbox_pending = s_.postbacks->pending();
   g.outbox_in_flight = s_.postbacks->in_flight();

@@ -8,6 +8,12 @@
 #include "absl/strings/str_cat.h"
 
 namespace ricochet::engine {
+namespace {
+
+// The pipeline whose writer runs on this thread, if any.
+thread_local const ClickPipeline* t_writer_of = nullptr;
+
+}  // namespace
 
 ClickPipeline::ClickPipeline(storage::Store* store, Metrics* metrics, const Logger* log,
                              ClickPipelineOptions options)
@@ -102,12 +108,14 @@ void ClickPipeline::Start() {
   last_sync_ = std::chrono::steady_clock::now();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "click-writer");  // for top -H, perf and /proc
+    t_writer_of = this;
     {
       absl::MutexLock lock(&priority_mu_);
       writer_tid_ = storage::CurrentThreadId();
       adaptive_ = options_.idle_priority;
       if (adaptive_ && SetPolicy(storage::ThreadPolicy::kIdle)) {
         idle_.store(true, std::memory_order_relaxed);
+        store_->SetWriteObserver(this);
       }
     }
     Run();
@@ -127,20 +135,6 @@ bool ClickPipeline::SetPolicy(storage::ThreadPolicy policy) {
   return false;
 }
 
-ClickPipeline::SharedWrite::SharedWrite(ClickPipeline* pipeline) : pipeline_(pipeline) {
-  if (!pipeline_->options_.idle_priority) return;
-  // With the writer's store of writing_idle_ then load of shared_writes_ (both seq_cst): either
-  // the writer sees this write and raises itself, or this sees its write and raises it.
-  pipeline_->shared_writes_.fetch_add(1, std::memory_order_seq_cst);
-  if (pipeline_->writing_idle_.load(std::memory_order_seq_cst)) pipeline_->RaiseWriter();
-}
-
-ClickPipeline::SharedWrite::~SharedWrite() {
-  if (pipeline_->options_.idle_priority) {
-    pipeline_->shared_writes_.fetch_sub(1, std::memory_order_seq_cst);
-  }
-}
-
 void ClickPipeline::RaiseWriter() {
   absl::MutexLock lock(&priority_mu_);
   if (!writing_idle_.load(std::memory_order_relaxed) || !idle_.load(std::memory_order_relaxed) ||
@@ -149,15 +143,29 @@ void ClickPipeline::RaiseWriter() {
   }
   if (storage::SetThreadPolicy(writer_tid_, storage::ThreadPolicy::kNormal).ok()) {
     raised_.store(true, std::memory_order_relaxed);
+    raises_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
-template <typename Fn>
-auto ClickPipeline::SharingStore(Fn fn) {
-  if (!idle_.load(std::memory_order_relaxed)) return fn();
+void ClickPipeline::WriteBegins() {
+  if (t_writer_of != this) {
+    // With the writer's store of writing_idle_ then load of shared_writes_ (both seq_cst):
+    // either the writer sees this write and raises itself, or this sees its write and raises it.
+    shared_writes_.fetch_add(1, std::memory_order_seq_cst);
+    if (writing_idle_.load(std::memory_order_seq_cst)) RaiseWriter();
+    return;
+  }
+  if (!idle_.load(std::memory_order_relaxed)) return;
   writing_idle_.store(true, std::memory_order_seq_cst);
   if (shared_writes_.load(std::memory_order_seq_cst) > 0) RaiseWriter();
-  auto result = fn();
+}
+
+void ClickPipeline::WriteEnds() {
+  if (t_writer_of != this) {
+    shared_writes_.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
+  if (!writing_idle_.load(std::memory_order_relaxed)) return;
   writing_idle_.store(false, std::memory_order_seq_cst);
   // A RaiseWriter() that read writing_idle_ just before it was cleared may set raised_ after
   // this check: the writer then stays at normal priority until the end of its next write.
@@ -169,7 +177,6 @@ auto ClickPipeline::SharingStore(Fn fn) {
       (void)storage::SetThreadPolicy(writer_tid_, storage::ThreadPolicy::kIdle);
     }
   }
-  return result;
 }
 
 void ClickPipeline::Boost() {
@@ -188,6 +195,7 @@ void ClickPipeline::Relax() {
       std::chrono::steady_clock::now() - boosted_at_ < kMinBoost) {
     return;
   }
+  raised_.store(false, std::memory_order_relaxed);  // a stale one would stop the next raise
   if (SetPolicy(storage::ThreadPolicy::kIdle)) idle_.store(true, std::memory_order_relaxed);
 }
 
@@ -200,6 +208,7 @@ void ClickPipeline::Stop() {
     wake_cv_.notify_one();
   }
   thread_.join();
+  if (options_.idle_priority) store_->SetWriteObserver(nullptr);
 }
 
 bool ClickPipeline::Submit(std::unique_ptr<PendingClick> click) {
@@ -329,7 +338,7 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
     }
     records.push_back(std::move(c.record));
   }
-  absl::Status s = SharingStore([&] { return store_->WriteClicks(records); });
+  absl::Status s = store_->WriteClicks(records);
   // Each record back into its click, buffers and all, for Recycle.
   for (size_t i = 0; i < batch.size(); ++i) batch[i]->record = std::move(records[i]);
   if (!s.ok()) {
@@ -386,7 +395,7 @@ void ClickPipeline::Run() {
       // A failed sync means the store stopped accepting writes (it logs that once); the sync is
       // retried every interval until it takes. Unsynced clicks are still in the WAL, and a
       // recovery flushes them to synced files.
-      unsynced_ = !SharingStore([&] { return store_->SyncWal(); }).ok();
+      unsynced_ = !store_->SyncWal().ok();
       last_sync_ = now;
     }
     if (HasWork()) continue;

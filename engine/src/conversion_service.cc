@@ -193,11 +193,7 @@ void ConversionService::ProcessBatch(std::deque<Request>& requests) {
 void ConversionService::Commit(Batch& b, std::vector<ServiceReply>& replies) {
   for (const std::string& key : b.dirty) b.out.conversions.push_back(b.by_key[key]);
   if (b.out.empty()) return;
-  absl::Status st;
-  {
-    ClickPipeline::SharedWrite shared(clicks_);  // it may wait for the click writer in RocksDB
-    st = store_->CommitConversions(b.out);
-  }
+  absl::Status st = store_->CommitConversions(b.out);
   if (st.ok()) {
     unavailable_.Succeeded(*log_, "conversion writes resumed", "answered_503");
     ledger_seq_ = b.seq;

@@ -221,6 +221,10 @@ std::string Metrics::Render(const Gauges& g) const {
           "Times the recording threads fell behind at idle priority and got normal priority "
           "back.",
           g.recording_boosts);
+  counter("ricochet_recording_raises_total",
+          "Click-writer store writes made at normal priority because another thread (a "
+          "postback commit, an outbox update) wrote at the same time.",
+          g.recording_raises);
   counter("ricochet_rocksdb_write_stalls_total",
           "Times RocksDB began to delay or stop a column family's writes (flushes or "
           "compactions behind).",

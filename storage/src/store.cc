@@ -142,6 +142,7 @@ class StoreImpl {
   std::set<std::string> stalled_cfs ABSL_GUARDED_BY(policy_mu);
   int background_waiters ABSL_GUARDED_BY(policy_mu) = 0;
   std::atomic<uint64_t> write_stalls{0};
+  std::atomic<WriteObserver*> write_observer{nullptr};
   absl::Status ApplyBackgroundPolicy() ABSL_EXCLUSIVE_LOCKS_REQUIRED(policy_mu);
   void OnStallChange(const rocksdb::WriteStallInfo& info);
 
@@ -269,7 +270,10 @@ absl::Status StoreImpl::Write(bool sync, rocksdb::WriteBatch* batch, std::string
   if (!writable.load(std::memory_order_acquire)) return Refused(what);
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  WriteObserver* observer = write_observer.load(std::memory_order_acquire);
+  if (observer != nullptr) observer->WriteBegins();
   rocksdb::Status s = db->Write(wo, batch);
+  if (observer != nullptr) observer->WriteEnds();
   // RocksDB has normally told the listener already; an I/O error it did not report still means
   // the WAL may hold part of this batch, so its writer is treated as failed too.
   if (!s.ok() && s.IsIOError()) MarkStopped(s, /*wal=*/true);
@@ -1538,6 +1542,10 @@ absl::Status StoreImpl::ApplyBackgroundPolicy() {
   if (ec) return absl::InternalError(absl::StrCat("/proc/self/task: ", ec.message()));
   if (result.ok()) background_applied = policy;
   return result;
+}
+
+void Store::SetWriteObserver(WriteObserver* observer) {
+  impl_->write_observer.store(observer, std::memory_order_release);
 }
 
 absl::Status Store::SetBackgroundPolicy(ThreadPolicy policy) {

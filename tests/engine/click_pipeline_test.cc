@@ -294,6 +294,58 @@ TEST_CASE("adaptive priority: recording threads idle, normal while the writer fa
   CHECK(all_are("rocksdb:", SCHED_OTHER));
 }
 
+TEST_CASE("adaptive priority: another thread's store write raises the writer's",
+          "[pipeline][priority]") {
+  if (!storage::CanLeaveIdlePolicy()) {
+    WARN("skipped: needs CAP_SYS_NICE or RLIMIT_NICE 20");
+    return;
+  }
+  Fixture f;
+  // No boosts: neither a deep queue nor Flush() (which boosts) below.
+  ClickPipeline p(
+      f.store.get(), &f.metrics, &f.log,
+      ClickPipelineOptions{.wal_sync_ms = 5, .idle_priority = true, .boost_depth = SIZE_MAX});
+  p.Start();
+  for (int i = 0; i < 5000 && !p.idle(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(p.idle());
+  // Synced writes from another thread, as a postback's commits, while the writer writes clicks.
+  std::atomic<bool> done{false};
+  std::atomic<int> failed_syncs{0};
+  std::thread other([&] {
+    while (!done.load()) {
+      if (!f.store->SyncWal().ok()) failed_syncs.fetch_add(1);
+    }
+  });
+  const int64_t t = 1'700'000'000'000;
+  int submitted = 0;
+  for (int round = 0; round < 500 && p.raises() == 0; ++round) {
+    for (int i = 0; i < 200; ++i, ++submitted) {
+      REQUIRE(p.Submit(Click("r" + std::to_string(submitted), t + submitted, "10.0.0.2", "A")));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  done.store(true);
+  other.join();
+  CHECK(failed_syncs.load() == 0);
+  CHECK(p.raises() >= 1);
+  CHECK(p.boosts() == 0);
+  // Raised for single writes only: once the other thread stopped, the writer is idle again.
+  for (int i = 0; i < 5000 && p.depth() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(p.depth() == 0);
+  REQUIRE(p.Submit(Click("last", t + submitted, "10.0.0.2", "A")));
+  for (int i = 0; i < 5000 && p.depth() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(p.idle());
+  CHECK(testing::PoliciesOf(getpid(), "click-writer") == std::vector<int>{SCHED_IDLE});
+  p.Stop();
+  CHECK(f.store->GetClick(t + submitted, "last")->has_value());
+}
+
 TEST_CASE("without adaptive priority the recording threads stay normal", "[pipeline][priority]") {
   Fixture f;
   ClickPipeline p(f.store.get(), &f.metrics, &f.log, ClickPipelineOptions{.wal_sync_ms = 5});

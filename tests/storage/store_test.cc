@@ -343,4 +343,29 @@ TEST_CASE("RocksDB's threads take the asked policy, and the normal one at close"
   CHECK(store->Stats().write_stalls == 0);
 }
 
+TEST_CASE("a write observer is told of every write, WAL syncs included", "[store]") {
+  struct Counter final : WriteObserver {
+    void WriteBegins() override { ++begins; }
+    void WriteEnds() override {
+      ++ends;
+      CHECK(ends == begins);  // one write at a time here: each begins, then ends
+    }
+    int begins = 0, ends = 0;
+  };
+  testing::TempDir dir;
+  std::unique_ptr<Store> store = OpenStore(dir.path());
+  Counter counter;
+  store->SetWriteObserver(&counter);
+  const int64_t t = NowMs();
+  std::vector<ClickRecord> clicks = {
+      MakeClick("k1", t, "o", "a", attribution::ClickClass::kUnique)};
+  REQUIRE(store->WriteClicks(clicks).ok());
+  REQUIRE(store->SyncWal().ok());
+  CHECK(counter.begins == 2);
+  CHECK(counter.ends == 2);
+  store->SetWriteObserver(nullptr);
+  REQUIRE(store->SyncWal().ok());
+  CHECK(counter.begins == 2);
+}
+
 }  // namespace ricochet::storage

@@ -65,7 +65,7 @@ struct ClickPipelineOptions {
   size_t boost_depth = 8192;
 };
 
-class ClickPipeline {
+class ClickPipeline : private storage::WriteObserver {
  public:
   ClickPipeline(storage::Store* store, Metrics* metrics, const Logger* log,
                 ClickPipelineOptions options);
@@ -95,24 +95,11 @@ class ClickPipeline {
   // at idle priority now, and how many times they were given their normal priority back.
   bool idle() const { return idle_.load(std::memory_order_relaxed); }
   uint64_t boosts() const { return boosts_.load(std::memory_order_relaxed); }
+  // How many of the writer's store writes were raised to normal priority because another
+  // thread wrote at the same time (WriteBegins).
+  uint64_t raises() const { return raises_.load(std::memory_order_relaxed); }
 
   static constexpr std::chrono::milliseconds kMinBoost{100};
-
-  // Held by another thread around a store write that may wait for the writer inside RocksDB
-  // (a postback's synced commit can join the write group the writer leads, or wait for its WAL
-  // sync). Meanwhile the writer does its store writes at normal priority, and one under way at
-  // idle priority is raised at once: the commit never waits for an idle core. A no-op without
-  // adaptive priority.
-  class SharedWrite {
-   public:
-    explicit SharedWrite(ClickPipeline* pipeline);
-    ~SharedWrite();
-    SharedWrite(const SharedWrite&) = delete;
-    SharedWrite& operator=(const SharedWrite&) = delete;
-
-   private:
-    ClickPipeline* const pipeline_;
-  };
 
  private:
   void Run();
@@ -127,10 +114,13 @@ class ClickPipeline {
   // emptied the queue.
   void Boost();
   void Relax();
-  // Runs fn (a store write or WAL sync) on the writer, at normal priority whenever a
-  // SharedWrite exists during it. Writer thread only.
-  template <typename Fn>
-  auto SharingStore(Fn fn);
+  // storage::WriteObserver, for adaptive priority. Another thread's write (a postback's synced
+  // commit, an outbox update) can wait for the writer inside RocksDB: in the write group the
+  // writer leads, or behind its WAL sync. While one is under way the writer makes its own writes
+  // at normal priority, and one it makes at idle priority is raised at once, so that no
+  // answering thread waits for an idle core.
+  void WriteBegins() override;
+  void WriteEnds() override;
   // The writer, in a store write at idle priority, to normal priority until that write ends.
   void RaiseWriter();
   // The writer's and RocksDB's threads to `policy`. On failure, logs, ends adaptive priority
@@ -172,11 +162,12 @@ class ClickPipeline {
   absl::Mutex priority_mu_;
   pid_t writer_tid_ ABSL_GUARDED_BY(priority_mu_) = 0;
   bool adaptive_ ABSL_GUARDED_BY(priority_mu_) = false;  // until a policy change fails
-  // SharedWrite: how many exist, whether the writer is in a store write at idle priority, and
-  // whether RaiseWriter raised it for that write.
+  // Other threads' store writes under way, whether the writer is in a store write at idle
+  // priority, and whether RaiseWriter raised it for that write.
   std::atomic<int> shared_writes_{0};
   std::atomic<bool> writing_idle_{false};
   std::atomic<bool> raised_{false};
+  std::atomic<uint64_t> raises_{0};
   std::chrono::steady_clock::time_point boosted_at_ ABSL_GUARDED_BY(priority_mu_);
 
   // Writer-thread state.

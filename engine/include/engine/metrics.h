@@ -47,6 +47,7 @@ struct Gauges {
   uint64_t click_queue_depth = 0;
   bool recording_idle = false;    // ClickPipeline::idle()
   uint64_t recording_boosts = 0;  // ClickPipeline::boosts()
+  uint64_t recording_raises = 0;  // ClickPipeline::raises()
   storage::StoreStats store;
   uint64_t outbox_pending = 0;
   uint64_t outbox_in_flight = 0;

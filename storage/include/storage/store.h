@@ -60,6 +60,15 @@ struct StoreOptions {
   std::function<void(const StoreHealthChange&)> on_health_change;
 };
 
+// Told of every write to the store, on the writing thread, just before and just after it
+// (Store::SetWriteObserver). Must not call back into the store.
+class WriteObserver {
+ public:
+  virtual ~WriteObserver() = default;
+  virtual void WriteBegins() = 0;
+  virtual void WriteEnds() = 0;
+};
+
 // Store statistics for /metrics.
 struct StoreStats {
   uint64_t wal_syncs = 0;  // click WAL syncs and synced conversion commits
@@ -213,6 +222,9 @@ class Store {
   // compaction on.
   static constexpr int64_t kIndexHorizonMarginSeconds = 3600;
   void SetIndexHorizons(int64_t dedupe_s, int64_t visitors_s);
+  // From now on `observer` (not owned; null: none) is told of every write, WAL syncs included.
+  // Remove it before it goes away, at a moment no write is under way.
+  void SetWriteObserver(WriteObserver* observer);
   // The scheduling policy of RocksDB's flush and compaction threads. kIdle lets them use only
   // the CPU that the threads answering requests leave. While RocksDB delays or stops writes
   // (memtables or level-0 files piling up: they fell behind) they run at kNormal whatever was
