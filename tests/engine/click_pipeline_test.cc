@@ -57,6 +57,15 @@ std::array<int64_t, storage::kCounterFieldCount> Totals(storage::Store& s) {
   return totals;
 }
 
+// Polls `done` every millisecond for up to 5 s; its last answer.
+template <typename Pred>
+bool Within5s(Pred done) {
+  for (int i = 0; i < 5000 && !done(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return done();
+}
+
 }  // namespace
 
 TEST_CASE("the writer classifies in arrival order, across batches", "[pipeline]") {
@@ -260,12 +269,7 @@ TEST_CASE("adaptive priority: recording threads idle, normal while the writer fa
     return !policies.empty() &&
            std::all_of(policies.begin(), policies.end(), [&](int p) { return p == policy; });
   };
-  auto wait_idle = [&] {
-    for (int i = 0; i < 5000 && !p.idle(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return p.idle();
-  };
+  auto wait_idle = [&] { return Within5s([&] { return p.idle(); }); };
   p.Start();
   REQUIRE(wait_idle());
   CHECK(all_are("click-writer", SCHED_IDLE));
@@ -306,10 +310,7 @@ TEST_CASE("adaptive priority: another thread's store write raises the writer's",
       f.store.get(), &f.metrics, &f.log,
       ClickPipelineOptions{.wal_sync_ms = 5, .idle_priority = true, .boost_depth = SIZE_MAX});
   p.Start();
-  for (int i = 0; i < 5000 && !p.idle(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  REQUIRE(p.idle());
+  REQUIRE(Within5s([&] { return p.idle(); }));
   // Synced writes from another thread, as a postback's commits, while the writer writes clicks.
   std::atomic<bool> done{false};
   std::atomic<int> failed_syncs{0};
@@ -332,14 +333,9 @@ TEST_CASE("adaptive priority: another thread's store write raises the writer's",
   CHECK(p.raises() >= 1);
   CHECK(p.boosts() == 0);
   // Raised for single writes only: once the other thread stopped, the writer is idle again.
-  for (int i = 0; i < 5000 && p.depth() != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  REQUIRE(p.depth() == 0);
+  REQUIRE(Within5s([&] { return p.depth() == 0; }));
   REQUIRE(p.Submit(Click("last", t + submitted, "10.0.0.2", "A")));
-  for (int i = 0; i < 5000 && p.depth() != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  REQUIRE(Within5s([&] { return p.depth() == 0; }));
   CHECK(p.idle());
   CHECK(testing::PoliciesOf(getpid(), "click-writer") == std::vector<int>{SCHED_IDLE});
   p.Stop();
