@@ -13,6 +13,12 @@ namespace {
 // The pipeline whose writer runs on this thread, if any.
 thread_local const ClickPipeline* t_writer_of = nullptr;
 
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 ClickPipeline::ClickPipeline(storage::Store* store, Metrics* metrics, const Logger* log,
@@ -123,8 +129,16 @@ void ClickPipeline::Start() {
 }
 
 bool ClickPipeline::SetPolicy(storage::ThreadPolicy policy) {
-  absl::Status s = storage::SetThreadPolicy(writer_tid_, policy);
-  if (s.ok()) s = store_->SetBackgroundPolicy(policy);
+  // The caller may be the writer, holding priority_mu_ (and then the store's policy lock):
+  // lowered last, raised first, so that no normal thread waits on those locks for an idle core.
+  absl::Status s;
+  if (policy == storage::ThreadPolicy::kIdle) {
+    s = store_->SetBackgroundPolicy(policy);
+    if (s.ok()) s = storage::SetThreadPolicy(writer_tid_, policy);
+  } else {
+    s = storage::SetThreadPolicy(writer_tid_, policy);
+    if (s.ok()) s = store_->SetBackgroundPolicy(policy);
+  }
   if (s.ok()) return true;
   // For good: the threads keep (or get back, as far as they can) their normal priority.
   adaptive_ = false;
@@ -156,9 +170,12 @@ void ClickPipeline::WriteBegins() {
     return;
   }
   if (!idle_.load(std::memory_order_relaxed)) return;
+  idle_write_since_ns_.store(SteadyNs(), std::memory_order_relaxed);
   writing_idle_.store(true, std::memory_order_seq_cst);
   if (shared_writes_.load(std::memory_order_seq_cst) > 0) RaiseWriter();
 }
+
+void ClickPipeline::WritesStalled() { Boost(); }
 
 void ClickPipeline::WriteEnds() {
   if (t_writer_of != this) {
@@ -167,6 +184,7 @@ void ClickPipeline::WriteEnds() {
   }
   if (!writing_idle_.load(std::memory_order_relaxed)) return;
   writing_idle_.store(false, std::memory_order_seq_cst);
+  idle_write_since_ns_.store(0, std::memory_order_relaxed);
   // A RaiseWriter() that read writing_idle_ just before it was cleared may set raised_ after
   // this check: the writer then stays at normal priority until the end of its next write.
   if (raised_.load(std::memory_order_relaxed)) {
@@ -180,23 +198,28 @@ void ClickPipeline::WriteEnds() {
 }
 
 void ClickPipeline::Boost() {
+  // Every request counts, boosted or not: Relax() keeps normal priority kMinBoost after the
+  // last one, so a request that meets a boost about to end is not lost.
+  boost_requested_ns_.store(SteadyNs(), std::memory_order_relaxed);
   if (!idle_.load(std::memory_order_relaxed)) return;
   absl::MutexLock lock(&priority_mu_);
   if (!idle_.load(std::memory_order_relaxed)) return;
   idle_.store(false, std::memory_order_relaxed);
   if (!SetPolicy(storage::ThreadPolicy::kNormal)) return;
-  boosted_at_ = std::chrono::steady_clock::now();
   boosts_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void ClickPipeline::Relax() {
   absl::MutexLock lock(&priority_mu_);
   if (!adaptive_ || idle_.load(std::memory_order_relaxed) ||
-      std::chrono::steady_clock::now() - boosted_at_ < kMinBoost) {
+      SteadyNs() - boost_requested_ns_.load(std::memory_order_relaxed) <
+          std::chrono::nanoseconds(kMinBoost).count()) {
     return;
   }
   raised_.store(false, std::memory_order_relaxed);  // a stale one would stop the next raise
-  if (SetPolicy(storage::ThreadPolicy::kIdle)) idle_.store(true, std::memory_order_relaxed);
+  // Set first: a Boost() from now on waits for the lock and then boosts again.
+  idle_.store(true, std::memory_order_relaxed);
+  if (!SetPolicy(storage::ThreadPolicy::kIdle)) idle_.store(false, std::memory_order_relaxed);
 }
 
 void ClickPipeline::Stop() {
@@ -218,6 +241,12 @@ bool ClickPipeline::Submit(std::unique_ptr<PendingClick> click) {
     return false;
   }
   if (queued >= options_.boost_depth) Boost();
+  // A store write at idle priority that lasts: RocksDB stops writes until a flush ends (it
+  // tells of such a stall only after the write), or the writer gets no CPU.
+  if (int64_t since = idle_write_since_ns_.load(std::memory_order_relaxed);
+      since != 0 && SteadyNs() - since > std::chrono::nanoseconds(kStuckWrite).count()) {
+    Boost();
+  }
   submitted_.fetch_add(1, std::memory_order_relaxed);
   PendingClick* node = click.release();
   node->next.store(nullptr, std::memory_order_relaxed);
@@ -260,15 +289,22 @@ PendingClick* ClickPipeline::Pop() {
 bool ClickPipeline::Flush(std::chrono::milliseconds timeout) {
   uint64_t target = submitted_.load(std::memory_order_acquire);
   std::unique_lock<std::mutex> lock(mu_);
-  if (processed_.load(std::memory_order_acquire) < target) {
+  auto done = [&] { return processed_.load(std::memory_order_acquire) >= target; };
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    // Someone waits for the writer: it must not wait for an idle core. Asked again every
+    // 50 ms, as a boost ends kMinBoost after the last request.
     lock.unlock();
-    Boost();  // someone waits for the writer: it must not wait for an idle core
+    Boost();
     lock.lock();
     // Make sure a sleeping writer looks at the queue now.
     wake_cv_.notify_one();
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    flushed_cv_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(
+                                   deadline - now, std::chrono::milliseconds(50)));
   }
-  return flushed_cv_.wait_for(lock, timeout,
-                              [&] { return processed_.load(std::memory_order_acquire) >= target; });
+  return true;
 }
 
 uint64_t ClickPipeline::depth() const {

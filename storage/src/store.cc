@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -133,13 +133,12 @@ class StoreImpl {
   std::atomic<uint64_t> reopens{0};
   std::thread recovery;
 
-  // RocksDB's flush and compaction threads: the policy asked for, the one they have, and the
-  // column families whose writes RocksDB delays or stops now, and the store's own calls that
-  // wait for a flush or compaction (they get kNormal while any of those two exists).
+  // RocksDB's flush and compaction threads: the policy asked for, the one they have (none
+  // known after a failed change), and the store's own calls that wait for a flush or
+  // compaction (they get kNormal while one exists).
   absl::Mutex policy_mu;
   ThreadPolicy background_wanted ABSL_GUARDED_BY(policy_mu) = ThreadPolicy::kNormal;
-  ThreadPolicy background_applied ABSL_GUARDED_BY(policy_mu) = ThreadPolicy::kNormal;
-  std::set<std::string> stalled_cfs ABSL_GUARDED_BY(policy_mu);
+  std::optional<ThreadPolicy> background_applied ABSL_GUARDED_BY(policy_mu) = ThreadPolicy::kNormal;
   int background_waiters ABSL_GUARDED_BY(policy_mu) = 0;
   std::atomic<uint64_t> write_stalls{0};
   std::atomic<WriteObserver*> write_observer{nullptr};
@@ -210,12 +209,12 @@ class BackgroundNeeded {
   void Change(int delta) {
     absl::MutexLock lock(&impl_.policy_mu);
     impl_.background_waiters += delta;
-    (void)impl_.ApplyBackgroundPolicy();  // see OnStallChange
+    (void)impl_.ApplyBackgroundPolicy();  // failures: see Store::SetBackgroundPolicy
   }
   StoreImpl& impl_;
 };
 
-// Gives RocksDB's flush and compaction threads their normal priority while it stalls writes.
+// Tells the write observer when RocksDB starts to delay or stop writes.
 class StallListener final : public rocksdb::EventListener {
  public:
   explicit StallListener(StoreImpl* impl) : impl_(impl) {}
@@ -495,7 +494,7 @@ absl::Status StoreImpl::Close() {
     // For good: a closing database's jobs must finish, and the threads outlive this store.
     absl::MutexLock lock(&policy_mu);
     background_wanted = ThreadPolicy::kNormal;
-    (void)ApplyBackgroundPolicy();  // see OnStallChange
+    (void)ApplyBackgroundPolicy();  // failures: see Store::SetBackgroundPolicy
   }
   absl::WriterMutexLock db_lock(&db_mu);
   if (closed) return absl::OkStatus();
@@ -1514,19 +1513,17 @@ absl::Status Store::ScanMoney(int32_t from_day, int32_t to_day,
 }
 
 void StoreImpl::OnStallChange(const rocksdb::WriteStallInfo& info) {
-  absl::MutexLock lock(&policy_mu);
-  if (info.condition.cur == rocksdb::WriteStallCondition::kNormal) {
-    stalled_cfs.erase(info.cf_name);
-  } else if (stalled_cfs.insert(info.cf_name).second) {
-    write_stalls.fetch_add(1, std::memory_order_relaxed);
+  // Only the start of a stall is acted on, as a hint: RocksDB delivers a stall that a write's
+  // memtable switch caused at the end of that write, possibly after the notice of its end.
+  if (info.condition.cur == rocksdb::WriteStallCondition::kNormal) return;
+  write_stalls.fetch_add(1, std::memory_order_relaxed);
+  if (WriteObserver* observer = write_observer.load(std::memory_order_acquire)) {
+    observer->WritesStalled();
   }
-  // Nothing to tell on failure: the server asks for kIdle only where it can be undone.
-  (void)ApplyBackgroundPolicy();
 }
 
 absl::Status StoreImpl::ApplyBackgroundPolicy() {
-  ThreadPolicy policy =
-      stalled_cfs.empty() && background_waiters == 0 ? background_wanted : ThreadPolicy::kNormal;
+  ThreadPolicy policy = background_waiters == 0 ? background_wanted : ThreadPolicy::kNormal;
   if (policy == background_applied) return absl::OkStatus();
   // RocksDB's Env names its pool threads "rocksdb:low" (compactions), "rocksdb:high" (flushes)
   // and "rocksdb:bottom"; it starts them when the database opens.
@@ -1539,8 +1536,9 @@ absl::Status StoreImpl::ApplyBackgroundPolicy() {
     absl::Status st = SetThreadPolicy(std::stoi(task.path().filename().string()), policy);
     if (!st.ok() && result.ok()) result = st;
   }
-  if (ec) return absl::InternalError(absl::StrCat("/proc/self/task: ", ec.message()));
-  if (result.ok()) background_applied = policy;
+  if (ec) result = absl::InternalError(absl::StrCat("/proc/self/task: ", ec.message()));
+  // After a failure some threads may have changed: the next call walks them all again.
+  background_applied = result.ok() ? std::optional<ThreadPolicy>(policy) : std::nullopt;
   return result;
 }
 

@@ -305,7 +305,7 @@ TEST_CASE("adaptive priority: another thread's store write raises the writer's",
     return;
   }
   Fixture f;
-  // No boosts: neither a deep queue nor Flush() (which boosts) below.
+  // No deep queue, and no Flush() (which boosts), below.
   ClickPipeline p(
       f.store.get(), &f.metrics, &f.log,
       ClickPipelineOptions{.wal_sync_ms = 5, .idle_priority = true, .boost_depth = SIZE_MAX});
@@ -331,12 +331,12 @@ TEST_CASE("adaptive priority: another thread's store write raises the writer's",
   other.join();
   CHECK(failed_syncs.load() == 0);
   CHECK(p.raises() >= 1);
-  CHECK(p.boosts() == 0);
   // Raised for single writes only: once the other thread stopped, the writer is idle again.
   REQUIRE(Within5s([&] { return p.depth() == 0; }));
   REQUIRE(p.Submit(Click("last", t + submitted, "10.0.0.2", "A")));
   REQUIRE(Within5s([&] { return p.depth() == 0; }));
-  CHECK(p.idle());
+  // (A write held up over kStuckWrite by the other thread's fsyncs may have boosted it.)
+  CHECK(Within5s([&] { return p.idle(); }));
   CHECK(testing::PoliciesOf(getpid(), "click-writer") == std::vector<int>{SCHED_IDLE});
   p.Stop();
   CHECK(f.store->GetClick(t + submitted, "last")->has_value());

@@ -350,6 +350,7 @@ TEST_CASE("a write observer is told of every write, WAL syncs included", "[store
       ++ends;
       CHECK(ends == begins);  // one write at a time here: each begins, then ends
     }
+    void WritesStalled() override {}
     int begins = 0, ends = 0;
   };
   testing::TempDir dir;

@@ -100,6 +100,8 @@ class ClickPipeline : private storage::WriteObserver {
   uint64_t raises() const { return raises_.load(std::memory_order_relaxed); }
 
   static constexpr std::chrono::milliseconds kMinBoost{100};
+  // A store write at idle priority that takes longer boosts (Submit checks).
+  static constexpr std::chrono::milliseconds kStuckWrite{10};
 
  private:
   void Run();
@@ -121,6 +123,7 @@ class ClickPipeline : private storage::WriteObserver {
   // answering thread waits for an idle core.
   void WriteBegins() override;
   void WriteEnds() override;
+  void WritesStalled() override;  // Boost()
   // The writer, in a store write at idle priority, to normal priority until that write ends.
   void RaiseWriter();
   // The writer's and RocksDB's threads to `policy`. On failure, logs, ends adaptive priority
@@ -168,7 +171,10 @@ class ClickPipeline : private storage::WriteObserver {
   std::atomic<bool> writing_idle_{false};
   std::atomic<bool> raised_{false};
   std::atomic<uint64_t> raises_{0};
-  std::chrono::steady_clock::time_point boosted_at_ ABSL_GUARDED_BY(priority_mu_);
+  // steady_clock ns of the last Boost() request, and of the start of the writer's store write
+  // under way at idle priority (0: none).
+  std::atomic<int64_t> boost_requested_ns_{0};
+  std::atomic<int64_t> idle_write_since_ns_{0};
 
   // Writer-thread state.
   int64_t rate_minute_ = -1;

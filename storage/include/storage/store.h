@@ -60,13 +60,16 @@ struct StoreOptions {
   std::function<void(const StoreHealthChange&)> on_health_change;
 };
 
-// Told of every write to the store, on the writing thread, just before and just after it
-// (Store::SetWriteObserver). Must not call back into the store.
+// Told of every write to the store, on the writing thread, just before and just after it, and
+// of RocksDB starting to delay or stop writes (its flushes or compactions fell behind; on
+// whatever thread RocksDB tells it, possibly late: after the write the stall held up). Must not
+// call back into the store but for SetBackgroundPolicy.
 class WriteObserver {
  public:
   virtual ~WriteObserver() = default;
   virtual void WriteBegins() = 0;
   virtual void WriteEnds() = 0;
+  virtual void WritesStalled() = 0;
 };
 
 // Store statistics for /metrics.
@@ -226,12 +229,11 @@ class Store {
   // Remove it before it goes away, at a moment no write is under way.
   void SetWriteObserver(WriteObserver* observer);
   // The scheduling policy of RocksDB's flush and compaction threads. kIdle lets them use only
-  // the CPU that the threads answering requests leave. While RocksDB delays or stops writes
-  // (memtables or level-0 files piling up: they fell behind) they run at kNormal whatever was
-  // asked, until every stall ends. The threads are the process's, shared by every open store:
-  // with two stores, the last call wins. Fails when a thread's policy cannot be set (leaving
-  // kIdle needs a privilege: see CanLeaveIdlePolicy); the stall override then cannot work
-  // either, so ask for kIdle only where CanLeaveIdlePolicy() holds.
+  // the CPU that the threads answering requests leave; while a checkpoint, a recovery or a
+  // forced compaction waits for them they run at kNormal whatever was asked. The threads are
+  // the process's, shared by every open store; the server has one. On failure some threads may
+  // have changed, and the next call sets them all again. Leaving kIdle needs a privilege: see
+  // CanLeaveIdlePolicy.
   [[nodiscard]] absl::Status SetBackgroundPolicy(ThreadPolicy policy);
   // Forces a full compaction (tests use it to prove retention).
   [[nodiscard]] absl::Status CompactAllForTest();
