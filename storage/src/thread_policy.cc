@@ -1,6 +1,7 @@
 #include "storage/thread_policy.h"
 
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +23,16 @@ absl::Status SetThreadPolicy(pid_t tid, ThreadPolicy policy) {
     return absl::ErrnoToStatus(
         err, absl::StrCat("sched_setscheduler(", tid,
                           policy == ThreadPolicy::kIdle ? ", SCHED_IDLE)" : ", SCHED_OTHER)"));
+  }
+  // Without an I/O priority of its own a thread's follows its CPU policy, and SCHED_IDLE means
+  // the idle I/O class: the WAL syncs and flushes would queue behind any other disk I/O (and
+  // stay there when the thread is raised). Best effort, level 4, is what nice 0 gets.
+  constexpr int kWhoProcess = 1;                    // IOPRIO_WHO_PROCESS: one thread
+  constexpr int kBestEffortLevel4 = (2 << 13) | 4;  // IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 4)
+  if (policy == ThreadPolicy::kIdle &&
+      syscall(SYS_ioprio_set, kWhoProcess, tid, kBestEffortLevel4) != 0) {
+    int err = errno;
+    return absl::ErrnoToStatus(err, absl::StrCat("ioprio_set(", tid, ", best effort 4)"));
   }
   return absl::OkStatus();
 }

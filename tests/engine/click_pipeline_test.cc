@@ -275,6 +275,9 @@ TEST_CASE("adaptive priority: recording threads idle, normal while the writer fa
   CHECK(all_are("click-writer", SCHED_IDLE));
   CHECK(all_are("rocksdb:", SCHED_IDLE));
   CHECK(p.boosts() == 0);
+  // Idle CPU, but best-effort I/O: not the idle I/O class SCHED_IDLE would imply.
+  CHECK(testing::IoClassesOf(self, "click-writer") == std::vector<int>{2});
+  for (int c : testing::IoClassesOf(self, "rocksdb:")) CHECK(c == 2);
 
   // The writer naps 1 ms between batches: 20,000 clicks at once pass 64 queued meanwhile.
   const int64_t t = 1'700'000'000'000;

@@ -20,7 +20,8 @@ enum class ThreadPolicy {
 // The calling thread's kernel id, for SetThreadPolicy from another thread.
 pid_t CurrentThreadId();
 
-// Sets thread `tid` of this process to `policy`.
+// Sets thread `tid` of this process to `policy`. kIdle also gives it the best-effort I/O class
+// (level 4, as at nice 0) explicitly, not the idle I/O class SCHED_IDLE implies.
 [[nodiscard]] absl::Status SetThreadPolicy(pid_t tid, ThreadPolicy policy);
 [[nodiscard]] absl::StatusOr<ThreadPolicy> GetThreadPolicy(pid_t tid);
 
