@@ -1,5 +1,5 @@
-// The scheduling policy (SCHED_OTHER, SCHED_IDLE, ...) of every thread of a process, by thread
-// name, for tests of --record-priority.
+// The scheduling policy (SCHED_OTHER, SCHED_IDLE, ...) and I/O priority class of threads of a
+// process, by thread name, for tests of --record-priority.
 #ifndef RICOCHET_TESTS_THREAD_POLICIES_H_
 #define RICOCHET_TESTS_THREAD_POLICIES_H_
 
@@ -8,33 +8,29 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <string>
-#include <utility>
 #include <vector>
 
-namespace ricochet::testing {
+#include "catch2/catch.hpp"
+#include "storage/thread_policy.h"
 
-// (name, policy) per thread of `pid`; a thread that exits meanwhile is left out.
-inline std::vector<std::pair<std::string, int>> ThreadPolicies(pid_t pid) {
-  std::vector<std::pair<std::string, int>> out;
-  std::error_code ec;
-  std::filesystem::path dir = "/proc/" + std::to_string(pid) + "/task";
-  for (const auto& task : std::filesystem::directory_iterator(dir, ec)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    int policy = sched_getscheduler(std::stoi(task.path().filename().string()));
-    if (std::getline(comm, name) && policy >= 0) out.emplace_back(name, policy);
-  }
-  return out;
-}
+// Ends the test case with a warning where this process may not raise a thread back from
+// SCHED_IDLE (no CAP_SYS_NICE, RLIMIT_NICE below 20): adaptive priority is off there.
+#define RETURN_UNLESS_CAN_LEAVE_IDLE()                       \
+  do {                                                       \
+    if (!::ricochet::storage::CanLeaveIdlePolicy()) {        \
+      WARN("skipped: needs CAP_SYS_NICE or RLIMIT_NICE 20"); \
+      return;                                                \
+    }                                                        \
+  } while (0)
+
+namespace ricochet::testing {
 
 // The policies of the threads of `pid` whose name starts with `prefix`.
 inline std::vector<int> PoliciesOf(pid_t pid, const std::string& prefix) {
   std::vector<int> out;
-  for (const auto& [name, policy] : ThreadPolicies(pid)) {
-    if (name.starts_with(prefix)) out.push_back(policy);
+  for (pid_t tid : storage::ThreadsNamed(pid, prefix)) {
+    if (int policy = sched_getscheduler(tid); policy >= 0) out.push_back(policy);
   }
   return out;
 }
@@ -43,14 +39,10 @@ inline std::vector<int> PoliciesOf(pid_t pid, const std::string& prefix) {
 // the threads of `pid` whose name starts with `prefix`.
 inline std::vector<int> IoClassesOf(pid_t pid, const std::string& prefix) {
   std::vector<int> out;
-  std::error_code ec;
-  std::filesystem::path dir = "/proc/" + std::to_string(pid) + "/task";
-  for (const auto& task : std::filesystem::directory_iterator(dir, ec)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    if (!std::getline(comm, name) || !name.starts_with(prefix)) continue;
-    long prio = syscall(SYS_ioprio_get, 1, std::stoi(task.path().filename().string()));
-    if (prio >= 0) out.push_back(static_cast<int>(prio >> 13));
+  for (pid_t tid : storage::ThreadsNamed(pid, prefix)) {
+    if (long prio = syscall(SYS_ioprio_get, 1, tid); prio >= 0) {
+      out.push_back(static_cast<int>(prio >> 13));
+    }
   }
   return out;
 }

@@ -240,7 +240,9 @@ bool ClickPipeline::Submit(std::unique_ptr<PendingClick> click) {
     metrics_->CountClicksDropped(metrics_->other_shard(), 1);
     return false;
   }
-  if (queued >= options_.boost_depth) Boost();
+  // Only while idle: a backlog keeps the writer from Relax() anyway, and the request stamp
+  // would be a clock read and a shared write per click at saturation.
+  if (queued >= options_.boost_depth && idle()) Boost();
   // A store write at idle priority that lasts: RocksDB stops writes until a flush ends (it
   // tells of such a stall only after the write), or the writer gets no CPU.
   if (int64_t since = idle_write_since_ns_.load(std::memory_order_relaxed);

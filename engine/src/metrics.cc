@@ -214,12 +214,13 @@ std::string Metrics::Render(const Gauges& g) const {
   }
   gauge("ricochet_click_queue_depth", "Clicks waiting for the writer.", g.click_queue_depth);
   gauge("ricochet_recording_idle",
-        "1 while the click writer and RocksDB's flush and compaction threads run at idle "
-        "priority (--record-priority adaptive), 0 while at normal priority.",
+        "1 while adaptive priority has the click writer and RocksDB's flush and compaction "
+        "threads at idle priority (--record-priority adaptive), 0 while they are boosted or "
+        "always normal.",
         g.recording_idle ? 1 : 0);
   counter("ricochet_recording_boosts_total",
-          "Times the recording threads fell behind at idle priority and got normal priority "
-          "back.",
+          "Times the recording threads got normal priority back: they fell behind, RocksDB "
+          "stalled writes, or someone waited for the writer (a stop counts one).",
           g.recording_boosts);
   counter("ricochet_recording_raises_total",
           "Click-writer store writes made at normal priority because another thread (a "

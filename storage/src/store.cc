@@ -1,12 +1,12 @@
 #include "storage/store.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <thread>
@@ -143,7 +143,6 @@ class StoreImpl {
   std::atomic<uint64_t> write_stalls{0};
   std::atomic<WriteObserver*> write_observer{nullptr};
   absl::Status ApplyBackgroundPolicy() ABSL_EXCLUSIVE_LOCKS_REQUIRED(policy_mu);
-  void OnStallChange(const rocksdb::WriteStallInfo& info);
 
   // Status for a write refused because writes are stopped.
   absl::Status Refused(std::string_view what);
@@ -219,7 +218,14 @@ class StallListener final : public rocksdb::EventListener {
  public:
   explicit StallListener(StoreImpl* impl) : impl_(impl) {}
   void OnStallConditionsChanged(const rocksdb::WriteStallInfo& info) override {
-    impl_->OnStallChange(info);
+    // Only the start of a stall is acted on, as a hint: RocksDB delivers a stall that a
+    // write's memtable switch caused at the end of that write, possibly after the notice of
+    // its end.
+    if (info.condition.cur == rocksdb::WriteStallCondition::kNormal) return;
+    impl_->write_stalls.fetch_add(1, std::memory_order_relaxed);
+    if (WriteObserver* observer = impl_->write_observer.load(std::memory_order_acquire)) {
+      observer->WritesStalled();
+    }
   }
 
  private:
@@ -1512,31 +1518,18 @@ absl::Status Store::ScanMoney(int32_t from_day, int32_t to_day,
   return ToStatus(it->status(), "scan money");
 }
 
-void StoreImpl::OnStallChange(const rocksdb::WriteStallInfo& info) {
-  // Only the start of a stall is acted on, as a hint: RocksDB delivers a stall that a write's
-  // memtable switch caused at the end of that write, possibly after the notice of its end.
-  if (info.condition.cur == rocksdb::WriteStallCondition::kNormal) return;
-  write_stalls.fetch_add(1, std::memory_order_relaxed);
-  if (WriteObserver* observer = write_observer.load(std::memory_order_acquire)) {
-    observer->WritesStalled();
-  }
-}
-
 absl::Status StoreImpl::ApplyBackgroundPolicy() {
   ThreadPolicy policy = background_waiters == 0 ? background_wanted : ThreadPolicy::kNormal;
   if (policy == background_applied) return absl::OkStatus();
   // RocksDB's Env names its pool threads "rocksdb:low" (compactions), "rocksdb:high" (flushes)
   // and "rocksdb:bottom"; it starts them when the database opens.
-  std::error_code ec;
+  const std::vector<pid_t> threads = ThreadsNamed(getpid(), "rocksdb:");
   absl::Status result;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    if (!std::getline(comm, name) || !name.starts_with("rocksdb:")) continue;
-    absl::Status st = SetThreadPolicy(std::stoi(task.path().filename().string()), policy);
+  if (threads.empty()) result = absl::InternalError("no rocksdb:* thread in /proc/self/task");
+  for (pid_t tid : threads) {
+    absl::Status st = SetThreadPolicy(tid, policy);
     if (!st.ok() && result.ok()) result = st;
   }
-  if (ec) result = absl::InternalError(absl::StrCat("/proc/self/task: ", ec.message()));
   // After a failure some threads may have changed: the next call walks them all again.
   background_applied = result.ok() ? std::optional<ThreadPolicy>(policy) : std::nullopt;
   return result;

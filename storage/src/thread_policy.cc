@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -37,15 +39,18 @@ absl::Status SetThreadPolicy(pid_t tid, ThreadPolicy policy) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ThreadPolicy> GetThreadPolicy(pid_t tid) {
-  int policy = sched_getscheduler(tid);
-  if (policy < 0) {
-    int err = errno;
-    return absl::ErrnoToStatus(err, absl::StrCat("sched_getscheduler(", tid, ")"));
+std::vector<pid_t> ThreadsNamed(pid_t pid, std::string_view prefix) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name) && name.starts_with(prefix)) {
+      out.push_back(std::stoi(task.path().filename().string()));
+    }
   }
-  if (policy == SCHED_IDLE) return ThreadPolicy::kIdle;
-  if (policy == SCHED_OTHER) return ThreadPolicy::kNormal;
-  return absl::FailedPreconditionError(absl::StrCat("thread ", tid, " has policy ", policy));
+  return out;
 }
 
 bool CanLeaveIdlePolicy() {

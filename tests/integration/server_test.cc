@@ -9,7 +9,6 @@
 #include "catch2/catch.hpp"
 #include "engine/click_id.h"
 #include "harness.h"
-#include "storage/thread_policy.h"
 #include "thread_policies.h"
 
 namespace ricochet::testing {
@@ -671,10 +670,7 @@ TEST_CASE("health, readiness and metrics", "[ops]") {
 }
 
 TEST_CASE("recording runs at idle priority unless --record-priority normal", "[ops][priority]") {
-  if (!storage::CanLeaveIdlePolicy()) {
-    WARN("skipped: needs CAP_SYS_NICE or RLIMIT_NICE 20");
-    return;
-  }
+  RETURN_UNLESS_CAN_LEAVE_IDLE();
   for (const char* mode : {"adaptive", "normal"}) {
     INFO(mode);
     TempDir dir;
@@ -695,7 +691,9 @@ TEST_CASE("recording runs at idle priority unless --record-priority normal", "[o
     CHECK(rocks.size() >= 2);
     for (int p : rocks) CHECK(p == want);
     // The threads that answer are never lowered.
-    for (int p : testing::PoliciesOf(s.pid(), "http-")) CHECK(p == SCHED_OTHER);
+    std::vector<int> io = testing::PoliciesOf(s.pid(), "http-");
+    CHECK_FALSE(io.empty());
+    for (int p : io) CHECK(p == SCHED_OTHER);
   }
 }
 

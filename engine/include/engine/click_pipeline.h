@@ -57,10 +57,10 @@ struct ClickPipelineOptions {
   // Adaptive priority: the writer and RocksDB's flush and compaction threads run at
   // storage::ThreadPolicy::kIdle, on CPU the I/O threads leave, so that a redirect never waits
   // behind them. They get their normal priority back while they fall behind: from the moment
-  // the queue holds boost_depth clicks, or someone waits for the writer (Flush, Stop), until
-  // the writer has emptied the queue and at least kMinBoost has passed (RocksDB's threads also
-  // while RocksDB stalls writes: see Store::SetBackgroundPolicy). Only where
-  // storage::CanLeaveIdlePolicy() holds; the server checks that.
+  // the queue holds boost_depth clicks, someone waits for the writer (Flush, Stop), RocksDB
+  // starts to stall writes, or a writer store write at idle priority has lasted kStuckWrite,
+  // until the writer has emptied the queue and kMinBoost has passed since the last of those.
+  // Only where storage::CanLeaveIdlePolicy() holds; the server checks that.
   bool idle_priority = false;
   size_t boost_depth = 8192;
 };
@@ -112,8 +112,8 @@ class ClickPipeline : private storage::WriteObserver {
   // Writer thread: clears `click` and returns it to its producer's free list (or deletes it).
   void Recycle(PendingClick* click);
   uint32_t CountForRateLimit(const storage::ClickRecord& r);
-  // Adaptive priority. Boost: any thread; a no-op unless idle. Relax: the writer, once it has
-  // emptied the queue.
+  // Adaptive priority. Boost: any thread; stamps the request, and raises the threads if idle.
+  // Relax: the writer, once it has emptied the queue.
   void Boost();
   void Relax();
   // storage::WriteObserver, for adaptive priority. Another thread's write (a postback's synced

@@ -5,8 +5,10 @@
 
 #include <sys/types.h>
 
+#include <string_view>
+#include <vector>
+
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 
 namespace ricochet::storage {
 
@@ -23,7 +25,10 @@ pid_t CurrentThreadId();
 // Sets thread `tid` of this process to `policy`. kIdle also gives it the best-effort I/O class
 // (level 4, as at nice 0) explicitly, not the idle I/O class SCHED_IDLE implies.
 [[nodiscard]] absl::Status SetThreadPolicy(pid_t tid, ThreadPolicy policy);
-[[nodiscard]] absl::StatusOr<ThreadPolicy> GetThreadPolicy(pid_t tid);
+
+// The ids of the threads of process `pid` whose name (/proc/PID/task/TID/comm) starts with
+// `prefix`; a thread that exits meanwhile is left out.
+std::vector<pid_t> ThreadsNamed(pid_t pid, std::string_view prefix);
 
 // Whether this process may move a thread from kIdle back to kNormal. Linux allows that only
 // with CAP_SYS_NICE or an RLIMIT_NICE of at least 20 (systemd's LimitNICE=20); anyone may move
