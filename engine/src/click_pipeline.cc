@@ -357,7 +357,7 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
     metrics_->CountClickWriteError(metrics_->other_shard());
   }
   absl::flat_hash_map<attribution::DedupeKey, int64_t> taken;
-  std::vector<storage::ClickRecord> records;
+  std::vector<const storage::ClickRecord*> records;  // written in place, not moved
   records.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     PendingClick& c = *batch[i];
@@ -374,11 +374,9 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
       c.record.dedupe_key = c.dedupe_key;
       taken[c.dedupe_key] = c.record.time_ms;
     }
-    records.push_back(std::move(c.record));
+    records.push_back(&c.record);
   }
   absl::Status s = store_->WriteClicks(records);
-  // Each record back into its click, buffers and all, for Recycle.
-  for (size_t i = 0; i < batch.size(); ++i) batch[i]->record = std::move(records[i]);
   if (!s.ok()) {
     // Fails fast while the store refuses writes (disk full), so the queue keeps draining and
     // redirects never wait. One log line when writes start failing, one when they resume.

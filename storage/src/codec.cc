@@ -82,15 +82,26 @@ bool Reader::GetLengthPrefixed(std::string* s) {
 
 std::string ClickKey(int64_t time_ms, std::string_view click_id) {
   std::string key;
-  key.reserve(8 + click_id.size());
-  PutBigEndian64(key, static_cast<uint64_t>(time_ms));
-  key.append(click_id);
+  ClickKey(time_ms, click_id, &key);
   return key;
+}
+
+void ClickKey(int64_t time_ms, std::string_view click_id, std::string* key) {
+  key->clear();
+  PutBigEndian64(*key, static_cast<uint64_t>(time_ms));
+  key->append(click_id);
 }
 
 std::string EncodeClick(const ClickRecord& c) {
   std::string out;
   out.reserve(64 + c.offer.size() + c.affiliate.size() + c.user_agent.size());
+  EncodeClick(c, &out);
+  return out;
+}
+
+void EncodeClick(const ClickRecord& c, std::string* value) {
+  std::string& out = *value;
+  out.clear();
   out.push_back(static_cast<char>(kClickFormat));
   out.push_back(static_cast<char>(c.klass));
   out.push_back(c.attributable ? 1 : 0);
@@ -108,7 +119,6 @@ std::string EncodeClick(const ClickRecord& c) {
   } else {
     out.push_back(0);
   }
-  return out;
 }
 
 bool DecodeClick(std::string_view key, std::string_view value, ClickRecord* c) {

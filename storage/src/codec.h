@@ -40,6 +40,9 @@ class Reader {
 // clicks: key = BE64(time_ms) + click_id; value = EncodeClick().
 std::string ClickKey(int64_t time_ms, std::string_view click_id);
 std::string EncodeClick(const ClickRecord& click);
+// The same into `key` or `value`, replacing what it held (a buffer reused across clicks).
+void ClickKey(int64_t time_ms, std::string_view click_id, std::string* key);
+void EncodeClick(const ClickRecord& click, std::string* value);
 bool DecodeClick(std::string_view key, std::string_view value, ClickRecord* click);
 
 // click_dedupe: key = 16-byte XXH3-128; value = BE64(time_ms of the unique click).

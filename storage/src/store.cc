@@ -773,29 +773,55 @@ absl::StatusOr<std::vector<std::optional<int64_t>>> Store::GetDedupeSlots(
   if (!db.ok()) return db.Closed();
   std::vector<std::optional<int64_t>> out(keys.size());
   if (keys.empty()) return out;
+  // In key order, sorted here (two big-endian words compare as the bytewise comparator does),
+  // so MultiGet need not sort them itself through the comparator: a twentieth of the writer's
+  // work when it did.
+  std::vector<uint32_t> order(keys.size());
+  std::vector<std::pair<uint64_t, uint64_t>> words(keys.size());
+  for (uint32_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+    words[i] = {codec::GetBigEndian64(reinterpret_cast<const char*>(keys[i].data())),
+                codec::GetBigEndian64(reinterpret_cast<const char*>(keys[i].data()) + 8)};
+  }
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return words[a] < words[b]; });
   std::vector<rocksdb::Slice> slices;
   slices.reserve(keys.size());
-  for (const attribution::DedupeKey& k : keys) {
-    slices.emplace_back(reinterpret_cast<const char*>(k.data()), k.size());
+  for (uint32_t i : order) {
+    slices.emplace_back(reinterpret_cast<const char*>(keys[i].data()), keys[i].size());
   }
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
   db->MultiGet(rocksdb::ReadOptions(), db.cf(kDedupeCf), keys.size(), slices.data(), values.data(),
-               statuses.data());
+               statuses.data(), /*sorted_input=*/true);
   for (size_t i = 0; i < keys.size(); ++i) {
     if (statuses[i].IsNotFound()) continue;
     if (!statuses[i].ok()) return ToStatus(statuses[i], "get dedupe slot");
     if (values[i].size() != 8) return absl::DataLossError("corrupt dedupe slot");
-    out[i] = static_cast<int64_t>(codec::GetBigEndian64(values[i].data()));
+    out[order[i]] = static_cast<int64_t>(codec::GetBigEndian64(values[i].data()));
   }
   return out;
 }
 
 absl::Status Store::WriteClicks(std::span<const ClickRecord> clicks) {
+  std::vector<const ClickRecord*> each(clicks.size());
+  for (size_t i = 0; i < clicks.size(); ++i) each[i] = &clicks[i];
+  return WriteClicks(each);
+}
+
+absl::Status Store::WriteClicks(std::span<const ClickRecord* const> clicks) {
   DbRef db(*impl_);
   if (!db.ok()) return db.Closed();
   if (clicks.empty()) return absl::OkStatus();
-  rocksdb::WriteBatch batch;
+  // Sized up front: grown by doubling, the batch's buffer was copied about ten times a batch.
+  size_t reserve = 64;
+  for (const ClickRecord* c : clicks) {
+    reserve += 192 + c->click_id.size() + c->offer.size() + c->affiliate.size() +
+               c->client_ip.size() + c->user_agent.size() + c->visitor_id.size() +
+               c->referer.size() + c->source.size();
+    for (const std::string& sub : c->subs) reserve += sub.size();
+  }
+  rocksdb::WriteBatch batch(reserve);
   // The clicks first, in key order (time, then id). They arrive nearly in that order, but two
   // I/O threads interleave within a millisecond: out of order, each insert into the skip list
   // searched several levels again from its hint (a fifth of the writer's samples); in order,
@@ -804,27 +830,30 @@ absl::Status Store::WriteClicks(std::span<const ClickRecord> clicks) {
   std::vector<uint32_t> order(clicks.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    const ClickRecord& x = clicks[a];
-    const ClickRecord& y = clicks[b];
+    const ClickRecord& x = *clicks[a];
+    const ClickRecord& y = *clicks[b];
     return x.time_ms != y.time_ms ? x.time_ms < y.time_ms : x.click_id < y.click_id;
   });
+  std::string key, value;  // reused by every click
   for (uint32_t i : order) {
-    const ClickRecord& c = clicks[i];
-    rocksdb::Status s =
-        batch.Put(db.cf(kClicksCf), codec::ClickKey(c.time_ms, c.click_id), codec::EncodeClick(c));
+    const ClickRecord& c = *clicks[i];
+    codec::ClickKey(c.time_ms, c.click_id, &key);
+    codec::EncodeClick(c, &value);
+    rocksdb::Status s = batch.Put(db.cf(kClicksCf), key, value);
     if (!s.ok()) return ToStatus(s, "batch click");
   }
   // This batch's report counts, by row.
   codec::CounterDeltas counters;
-  for (const ClickRecord& c : clicks) {
+  for (const ClickRecord* click : clicks) {
+    const ClickRecord& c = *click;
     rocksdb::Status s;
     if (c.dedupe_key) {
-      std::string t;
-      codec::PutBigEndian64(t, static_cast<uint64_t>(c.time_ms));
+      value.clear();
+      codec::PutBigEndian64(value, static_cast<uint64_t>(c.time_ms));
       s = batch.Put(
           db.cf(kDedupeCf),
           rocksdb::Slice(reinterpret_cast<const char*>(c.dedupe_key->data()), c.dedupe_key->size()),
-          t);
+          value);
       if (!s.ok()) return ToStatus(s, "batch dedupe");
     }
     if (c.attributable && !c.visitor_id.empty() && !c.visitor_first_click) {

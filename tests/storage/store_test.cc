@@ -85,6 +85,42 @@ TEST_CASE("clicks round-trip and dedupe slots are written for unique clicks only
   CHECK(store->VisitorClicks("o", "v", t - 1000, t + 1000)->empty());
 }
 
+TEST_CASE("dedupe slots come back in the order asked, from memtable and files alike", "[store]") {
+  // GetDedupeSlots sorts the keys for MultiGet: each answer must still land at its own index.
+  testing::TempDir dir;
+  auto store = OpenStore(dir.path());
+  const int64_t t = NowMs();
+  std::vector<ClickRecord> on_disk, in_memory;
+  for (int i = 0; i < 40; ++i) {
+    std::vector<ClickRecord>& to = i < 20 ? on_disk : in_memory;
+    to.push_back(
+        MakeClick("id-" + std::to_string(i), t + i, "o", "a", attribution::ClickClass::kUnique));
+  }
+  REQUIRE(store->WriteClicks(on_disk).ok());
+  REQUIRE(store->CompactAllForTest().ok());  // flushed into a table file
+  REQUIRE(store->WriteClicks(in_memory).ok());
+
+  // Every stored key, a key never stored after each, and one key twice, in creation order
+  // (which the hashes scatter).
+  std::vector<attribution::DedupeKey> keys;
+  std::vector<std::optional<int64_t>> want;
+  for (int i = 0; i < 40; ++i) {
+    const ClickRecord& c = i < 20 ? on_disk[i] : in_memory[i - 20];
+    keys.push_back(*c.dedupe_key);
+    want.push_back(t + i);
+    keys.push_back(attribution::MakeDedupeKey("o", "a", "10.0.0.1", "never-" + std::to_string(i)));
+    want.push_back(std::nullopt);
+  }
+  keys.push_back(*on_disk[7].dedupe_key);
+  want.push_back(t + 7);
+  auto slots = store->GetDedupeSlots(keys);
+  REQUIRE(slots.ok());
+  REQUIRE(slots->size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    INFO("key " << i);
+    CHECK((*slots)[i] == want[i]);
+  }
+}
 TEST_CASE("a visitor's first click gets no visitor index entry", "[store]") {
   testing::TempDir dir;
   auto store = OpenStore(dir.path());

@@ -149,6 +149,7 @@ class Store {
   // Writes clicks, the dedupe slots of the unique ones, the visitor index and the report
   // counts (through the counter journal: StoreOptions::counter_fold_ms) in one atomic batch,
   // without waiting for fsync (see SyncWal).
+  [[nodiscard]] absl::Status WriteClicks(std::span<const ClickRecord* const> clicks);
   [[nodiscard]] absl::Status WriteClicks(std::span<const ClickRecord> clicks);
   // Makes every earlier write durable (fsync of the WAL). Fails while writes are refused.
   [[nodiscard]] absl::Status SyncWal();
