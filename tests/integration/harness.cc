@@ -2,9 +2,12 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,9 +52,15 @@ int FreePort() {
 
 namespace {
 
-pid_t Spawn(const std::vector<std::string>& args, int stderr_fd) {
+pid_t Spawn(const std::vector<std::string>& args, int stderr_fd, const SpawnOptions& options) {
   pid_t pid = fork();
   if (pid == 0) {
+    if (options.without_sys_nice) {
+      // Fails without CAP_SETPCAP, where the process has no CAP_SYS_NICE to lose anyway.
+      prctl(PR_CAPBSET_DROP, CAP_SYS_NICE, 0, 0, 0);
+      const rlimit none{0, 0};
+      if (setrlimit(RLIMIT_NICE, &none) != 0) _exit(126);
+    }
     if (stderr_fd >= 0) dup2(stderr_fd, STDERR_FILENO);
     int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, STDOUT_FILENO);
@@ -95,7 +104,8 @@ int WaitExit(pid_t pid, std::chrono::milliseconds limit) {
 
 }  // namespace
 
-Server::Server(const std::string& data_dir, std::vector<std::string> extra_args)
+Server::Server(const std::string& data_dir, std::vector<std::string> extra_args,
+               SpawnOptions options)
     : data_dir_(data_dir), log_path_(data_dir + ".stderr") {
   for (int attempt = 0; attempt < 5; ++attempt) {
     public_port_ = FreePort();
@@ -109,7 +119,7 @@ Server::Server(const std::string& data_dir, std::vector<std::string> extra_args)
                                      "--log-level",    "info"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    pid_ = Spawn(args, log_fd);
+    pid_ = Spawn(args, log_fd, options);
     close(log_fd);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     while (std::chrono::steady_clock::now() < deadline) {
@@ -326,7 +336,7 @@ int RunBinary(const std::vector<std::string>& args, std::string* stderr_out,
               std::chrono::milliseconds limit) {
   char path[] = "/tmp/ricochet-stderr-XXXXXX";
   int fd = mkstemp(path);
-  pid_t pid = Spawn(args, fd);
+  pid_t pid = Spawn(args, fd, SpawnOptions{});
   int rc = WaitExit(pid, limit);
   lseek(fd, 0, SEEK_SET);
   std::string err;

@@ -28,10 +28,18 @@ struct HttpResult {
   size_t count(const std::string& name) const { return headers.count(name); }
 };
 
+// How the server process starts, besides its flags.
+struct SpawnOptions {
+  // Without CAP_SYS_NICE (dropped from the capability bounding set, so even root lacks it
+  // after exec) and with RLIMIT_NICE 0: how an unprivileged service starts.
+  bool without_sys_nice = false;
+};
+
 class Server {
  public:
   // Starts ricochet on free ports with `data_dir`; waits until /healthz answers.
-  explicit Server(const std::string& data_dir, std::vector<std::string> extra_args = {});
+  explicit Server(const std::string& data_dir, std::vector<std::string> extra_args = {},
+                  SpawnOptions options = {});
   ~Server();  // SIGKILL if still running
 
   // SIGTERM and wait; returns the exit status.

@@ -1,7 +1,9 @@
 // End-to-end tests of the real ricochet binary over HTTP on 127.0.0.1.
+#include <linux/capability.h>
 #include <sched.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "boost/json/parse.hpp"
@@ -55,6 +57,15 @@ void AvoidMinuteEdge() {
   auto now = std::chrono::system_clock::now().time_since_epoch();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count() % 60000;
   if (ms > 50000) std::this_thread::sleep_for(std::chrono::milliseconds(60500 - ms));
+}
+
+// Whether `cap` is in the effective set of process `pid` (/proc/PID/status, CapEff).
+bool HasCapability(pid_t pid, int cap) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("CapEff:")) return (std::stoull(line.substr(7), nullptr, 16) >> cap) & 1;
+  }
+  return false;
 }
 
 }  // namespace
@@ -695,6 +706,34 @@ TEST_CASE("recording runs at idle priority unless --record-priority normal", "[o
     CHECK_FALSE(io.empty());
     for (int p : io) CHECK(p == SCHED_OTHER);
   }
+}
+
+TEST_CASE("without CAP_SYS_NICE or RLIMIT_NICE, adaptive priority warns and records at normal",
+          "[ops][priority]") {
+  // Linux lets a thread enter SCHED_IDLE but not leave it without the privilege, so the server
+  // must not lower anything it could not raise again.
+  TempDir dir;
+  Server s(dir.path(), {"--record-priority", "adaptive"}, SpawnOptions{.without_sys_nice = true});
+  if (HasCapability(s.pid(), CAP_SYS_NICE)) {
+    WARN("skipped: this process cannot drop CAP_SYS_NICE from its children (no CAP_SETPCAP)");
+    return;
+  }
+  CHECK(s.Log().find("--record-priority adaptive needs CAP_SYS_NICE or RLIMIT_NICE 20") !=
+        std::string::npos);
+  s.PutOffer("m", R"({"url":"https://x.example/"})");
+  s.PutAffiliate("a", "{}");
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(s.Get("/c/m?aff=a&sub1=s" + std::to_string(i)).status == 302);
+  }
+  HttpResult report = s.Api("GET", "/api/report?group_by=offer");
+  REQUIRE(report.status == 200);
+  CHECK(report.body.find("\"clicks\":3") != std::string::npos);
+  CHECK(MetricValue(s, "ricochet_recording_idle") == 0);
+  CHECK(MetricValue(s, "ricochet_recording_boosts_total") == 0);
+  CHECK(testing::PoliciesOf(s.pid(), "click-writer") == std::vector<int>{SCHED_OTHER});
+  std::vector<int> rocks = testing::PoliciesOf(s.pid(), "rocksdb:");
+  CHECK(rocks.size() >= 2);
+  for (int p : rocks) CHECK(p == SCHED_OTHER);
 }
 
 TEST_CASE("index horizons follow the longest offer windows, across a restart", "[ops]") {
