@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,8 +57,16 @@ pid_t Spawn(const std::vector<std::string>& args, int stderr_fd, const SpawnOpti
   pid_t pid = fork();
   if (pid == 0) {
     if (options.without_sys_nice) {
-      // Fails without CAP_SETPCAP, where the process has no CAP_SYS_NICE to lose anyway.
+      // Root's permitted set after exec is the bounding set plus the inheritable one: out of
+      // both. (Out of the inheritable set, it leaves the ambient set too.) The bounding-set
+      // drop fails without CAP_SETPCAP, where the process has no CAP_SYS_NICE to lose anyway.
       prctl(PR_CAPBSET_DROP, CAP_SYS_NICE, 0, 0, 0);
+      __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+      __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+      if (syscall(SYS_capget, &header, data) == 0) {
+        data[CAP_TO_INDEX(CAP_SYS_NICE)].inheritable &= ~CAP_TO_MASK(CAP_SYS_NICE);
+        syscall(SYS_capset, &header, data);
+      }
       const rlimit none{0, 0};
       if (setrlimit(RLIMIT_NICE, &none) != 0) _exit(126);
     }
