@@ -121,6 +121,7 @@ TEST_CASE("dedupe slots come back in the order asked, from memtable and files al
     CHECK((*slots)[i] == want[i]);
   }
 }
+
 TEST_CASE("a visitor's first click gets no visitor index entry", "[store]") {
   testing::TempDir dir;
   auto store = OpenStore(dir.path());
