@@ -105,8 +105,9 @@ Usage: ricochet [flags]
   --idle-timeout-s N         keep-alive idle timeout (default 60)
   --write-timeout-s N        deadline to send one response (default 10)
   --max-pipeline N           pipelined requests read ahead per connection (default 16)
-  --io-yields N              times an idle I/O thread yields its core and looks again before
-                             it sleeps, 0..100 (default 5; 0 sleeps at once)
+  --io-yields N              times a busy I/O thread with nothing ready yields its core and
+                             looks again before it sleeps, 0..100 (default 5; 0 sleeps at
+                             once)
   --record-priority MODE     adaptive: the click writer and RocksDB's flushes and compactions
                              run only on CPU that redirects leave, except while they fall
                              behind; normal: at the same priority as redirects (default

@@ -638,25 +638,40 @@ void HttpServer::Start() {
   }
 }
 
+void YieldPolicy::Slept(Clock::time_point from, Clock::time_point to) {
+  slept_ += to - from;
+  const Clock::duration window = to - window_start_;
+  if (window < kWindow) return;
+  const int threshold = yielding_ ? kStopBusyPercent : kStartBusyPercent;
+  yielding_ = (window - slept_) * 100 >= window * threshold;
+  window_start_ = to;
+  slept_ = Clock::duration(0);
+}
+
 void HttpServer::Run(Worker& w) {
   const int yields = options_.io_yields;
   if (yields == 0) {
     w.ioc.run();
     return;
   }
-  // A worker with nothing ready gives its core to whatever else is runnable (sched_yield) and
-  // looks again, up to `yields` times, before it sleeps in epoll_wait. Under load the next
+  // A busy worker with nothing ready gives its core to whatever else is runnable (sched_yield)
+  // and looks again, up to `yields` times, before it sleeps in epoll_wait. Under load the next
   // request is usually a few microseconds away, and sleeping for it costs more than waiting:
   // the core goes idle, and the thread is switched out and must be woken. Once the queue is
-  // still empty after that, the worker sleeps as io_context::run() would.
+  // still empty after that, or at once while the worker is not busy (YieldPolicy), it sleeps
+  // as io_context::run() would.
+  YieldPolicy policy(YieldPolicy::Clock::now());
   while (!w.ioc.stopped()) {
     if (w.ioc.poll() != 0) continue;
     size_t ran = 0;
-    for (int i = 0; i < yields && ran == 0; ++i) {
+    for (int i = 0; policy.yielding() && i < yields && ran == 0; ++i) {
       sched_yield();
       ran = w.ioc.poll();
     }
-    if (ran == 0) w.ioc.run_one();  // sleeps until something is ready; 0 once stopped
+    if (ran != 0) continue;
+    const YieldPolicy::Clock::time_point asleep = YieldPolicy::Clock::now();
+    w.ioc.run_one();  // sleeps until something is ready; 0 once stopped
+    policy.Slept(asleep, YieldPolicy::Clock::now());
   }
 }
 

@@ -60,8 +60,8 @@ struct ServerConfig {
   int idle_timeout_s = 60;    // keep-alive connection with no request
   int write_timeout_s = 10;
   size_t max_pipeline = 16;  // requests read ahead of their answers on one connection
-  // Times an idle I/O thread yields its core and polls again before it sleeps
-  // (HttpServerOptions::io_yields).
+  // Times a busy I/O thread with nothing ready yields its core and polls again before it
+  // sleeps (HttpServerOptions::io_yields).
   int io_yields = 5;
   // "adaptive": the click writer and RocksDB's flush and compaction threads run at idle
   // priority, except while they fall behind (ClickPipelineOptions::idle_priority); needs

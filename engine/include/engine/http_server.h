@@ -86,9 +86,35 @@ struct HttpServerOptions {
   std::chrono::seconds write_timeout{10};
   size_t max_pipeline = 16;
   bool access_log = false;  // one log line per answered request
-  // Times a worker with nothing ready yields its core and polls again before it sleeps in
-  // epoll_wait (HttpServer::Run). 0: it sleeps at once, as io_context::run().
+  // Times a busy worker with nothing ready yields its core and polls again before it sleeps in
+  // epoll_wait (HttpServer::Run, YieldPolicy). 0: it sleeps at once, as io_context::run().
   int io_yields = 5;
+};
+
+// Whether a worker with nothing ready should yield its core before it sleeps: only while it has
+// been busy. A yielded thread is runnable, not asleep, so a request arriving for it cannot
+// preempt what took its core, and that may run until the next tick (4 ms at HZ=250): a flush at
+// SCHED_IDLE did, in the paced runs of docs/performance.md. At saturation the yields pay (the
+// next request is a poll away, not a wake-up); at half of the peak they only cost that tail.
+// The measure is the share of wall time spent outside epoll_wait, over windows of at least
+// 1 ms that end when the worker wakes; with a gap between the two thresholds, so that the
+// yields' own time, counted as busy, does not hold them on at half load.
+class YieldPolicy {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr Clock::duration kWindow = std::chrono::milliseconds(1);
+  static constexpr int kStartBusyPercent = 50;  // yields start after a window this busy
+  static constexpr int kStopBusyPercent = 35;   // and stop after one less busy than this
+
+  explicit YieldPolicy(Clock::time_point now) : window_start_(now) {}
+  bool yielding() const { return yielding_; }
+  // The worker slept in epoll_wait from `from` until it woke at `to`.
+  void Slept(Clock::time_point from, Clock::time_point to);
+
+ private:
+  bool yielding_ = false;
+  Clock::time_point window_start_;
+  Clock::duration slept_{0};
 };
 
 class HttpServer {
