@@ -185,6 +185,7 @@ Response AdminHandler::RenderMetrics(unsigned version) {
   g.recording_idle = s_.clicks->idle();
   g.recording_boosts = s_.clicks->boosts();
   g.recording_raises = s_.clicks->raises();
+  g.click_batches = s_.clicks->batches();
   g.store = s_.store->Stats();
   g.outbox_pending = s_.postbacks->pending();
   g.outbox_in_flight = s_.postbacks->in_flight();

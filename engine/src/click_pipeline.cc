@@ -377,6 +377,7 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
     records.push_back(&c.record);
   }
   absl::Status s = store_->WriteClicks(records);
+  batches_.fetch_add(1, std::memory_order_relaxed);
   if (!s.ok()) {
     // Fails fast while the store refuses writes (disk full), so the queue keeps draining and
     // redirects never wait. One log line when writes start failing, one when they resume.
@@ -408,7 +409,8 @@ void ClickPipeline::Run() {
   int idle_naps = kNapsBeforeSleep;     // start asleep
   bool processed_this_round = false;
   for (;;) {
-    while (batch.size() < options_.max_batch) {
+    const size_t limit = idle() ? options_.idle_max_batch : options_.max_batch;
+    while (batch.size() < limit) {
       PendingClick* p = Pop();
       if (p == nullptr) break;
       batch.emplace_back(p);

@@ -213,6 +213,10 @@ std::string Metrics::Render(const Gauges& g) const {
                     open_[l].load(std::memory_order_relaxed), "\n");
   }
   gauge("ricochet_click_queue_depth", "Clicks waiting for the writer.", g.click_queue_depth);
+  counter("ricochet_click_batches_total",
+          "Store writes of click batches by the click writer; clicks over batches is the mean "
+          "batch size.",
+          g.click_batches);
   gauge("ricochet_recording_idle",
         "1 while adaptive priority has the click writer and RocksDB's flush and compaction "
         "threads at idle priority (--record-priority adaptive), 0 while they are boosted or "

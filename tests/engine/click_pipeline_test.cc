@@ -300,6 +300,35 @@ TEST_CASE("adaptive priority: recording threads idle, normal while the writer fa
   CHECK(all_are("rocksdb:", SCHED_OTHER));
 }
 
+TEST_CASE("adaptive priority: batches at idle priority hold at most idle_max_batch clicks",
+          "[pipeline][priority]") {
+  RETURN_UNLESS_CAN_LEAVE_IDLE();
+  Fixture f;
+  // Nothing boosts below: no deep queue, no Flush(), no Submit() once the writer runs.
+  ClickPipeline p(f.store.get(), &f.metrics, &f.log,
+                  ClickPipelineOptions{.wal_sync_ms = 5,
+                                       .max_batch = 4096,
+                                       .idle_priority = true,
+                                       .boost_depth = SIZE_MAX,
+                                       .idle_max_batch = 512});
+  // Queued before the writer starts, which goes to idle priority before it takes any.
+  const int64_t t = 1'700'000'000'000;
+  for (int i = 0; i < 5000; ++i) {
+    REQUIRE(p.Submit(Click("b" + std::to_string(i), t + i, "10.0.0.3", "A")));
+  }
+  p.Start();
+  REQUIRE(Within5s([&] { return p.depth() == 0 && p.batches() == 10; }));
+  CHECK(p.idle());
+  CHECK(p.boosts() == 0);
+  // 9 x 512 + 392: at normal priority (max_batch) it would have been 4096 + 904.
+  CHECK(p.batches() == 10);
+  Gauges g;
+  g.click_batches = p.batches();
+  CHECK(f.metrics.Render(g).find("ricochet_click_batches_total 10\n") != std::string::npos);
+  p.Stop();
+  CHECK(f.store->GetClick(t + 4999, "b4999")->has_value());
+}
+
 TEST_CASE("adaptive priority: another thread's store write raises the writer's",
           "[pipeline][priority]") {
   RETURN_UNLESS_CAN_LEAVE_IDLE();

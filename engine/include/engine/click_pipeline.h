@@ -63,6 +63,13 @@ struct ClickPipelineOptions {
   // Only where storage::CanLeaveIdlePolicy() holds; the server checks that.
   bool idle_priority = false;
   size_t boost_depth = 8192;
+  // At idle priority a batch holds at most this many clicks (max_batch otherwise), so that each
+  // store write is short (about half a millisecond of CPU here) and one that lasts kStuckWrite
+  // means the writer is starved or stalled, not that it met a large batch. Without the cap, a
+  // backlog left by a few milliseconds without CPU became a batch of 1,000-2,600 clicks, whose
+  // write at idle priority passed kStuckWrite and boosted, in paced runs at half of the peak
+  // rate (docs/performance.md).
+  size_t idle_max_batch = 512;
 };
 
 class ClickPipeline : private storage::WriteObserver {
@@ -98,6 +105,8 @@ class ClickPipeline : private storage::WriteObserver {
   // How many of the writer's store writes were raised to normal priority because another
   // thread wrote at the same time (WriteBegins).
   uint64_t raises() const { return raises_.load(std::memory_order_relaxed); }
+  // Store writes of click batches so far (ProcessBatch).
+  uint64_t batches() const { return batches_.load(std::memory_order_relaxed); }
 
   static constexpr std::chrono::milliseconds kMinBoost{100};
   // A store write at idle priority that takes longer boosts (Submit checks).
@@ -171,6 +180,7 @@ class ClickPipeline : private storage::WriteObserver {
   std::atomic<bool> writing_idle_{false};
   std::atomic<bool> raised_{false};
   std::atomic<uint64_t> raises_{0};
+  std::atomic<uint64_t> batches_{0};
   // steady_clock ns of the last Boost() request, and of the start of the writer's store write
   // under way at idle priority (0: none).
   std::atomic<int64_t> boost_requested_ns_{0};

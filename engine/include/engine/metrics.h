@@ -48,6 +48,7 @@ struct Gauges {
   bool recording_idle = false;    // ClickPipeline::idle()
   uint64_t recording_boosts = 0;  // ClickPipeline::boosts()
   uint64_t recording_raises = 0;  // ClickPipeline::raises()
+  uint64_t click_batches = 0;     // ClickPipeline::batches()
   storage::StoreStats store;
   uint64_t outbox_pending = 0;
   uint64_t outbox_in_flight = 0;
