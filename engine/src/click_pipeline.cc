@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -377,7 +378,6 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
     records.push_back(&c.record);
   }
   absl::Status s = store_->WriteClicks(records);
-  batches_.fetch_add(1, std::memory_order_relaxed);
   if (!s.ok()) {
     // Fails fast while the store refuses writes (disk full), so the queue keeps draining and
     // redirects never wait. One log line when writes start failing, one when they resume.
@@ -390,6 +390,7 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
   } else {
     write_failures_.Succeeded(*log_, "click writes resumed", "dropped");
     unsynced_ = true;
+    batches_.fetch_add(1, std::memory_order_relaxed);
     for (const std::unique_ptr<PendingClick>& c : batch)
       metrics_->CountClick(metrics_->other_shard(), c->record.klass);
   }
@@ -409,7 +410,8 @@ void ClickPipeline::Run() {
   int idle_naps = kNapsBeforeSleep;     // start asleep
   bool processed_this_round = false;
   for (;;) {
-    const size_t limit = idle() ? options_.idle_max_batch : options_.max_batch;
+    const size_t limit = idle() ? std::clamp<size_t>(options_.idle_max_batch, 1, options_.max_batch)
+                                : options_.max_batch;
     while (batch.size() < limit) {
       PendingClick* p = Pop();
       if (p == nullptr) break;

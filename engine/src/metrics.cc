@@ -214,8 +214,8 @@ std::string Metrics::Render(const Gauges& g) const {
   }
   gauge("ricochet_click_queue_depth", "Clicks waiting for the writer.", g.click_queue_depth);
   counter("ricochet_click_batches_total",
-          "Store writes of click batches by the click writer; clicks over batches is the mean "
-          "batch size.",
+          "Click batches the click writer wrote to the store (failed writes not counted); clicks "
+          "over batches is the mean batch size.",
           g.click_batches);
   gauge("ricochet_recording_idle",
         "1 while adaptive priority has the click writer and RocksDB's flush and compaction "

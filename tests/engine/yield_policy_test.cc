@@ -31,8 +31,8 @@ TEST_CASE("yields start once a worker is half busy, and stop below 35%", "[yield
   Cycle(p, &now, microseconds(600), microseconds(400));
   CHECK(p.yielding());
 
-  // 40% busy no longer starts them, but does not stop them either (the yields' own time counts
-  // as busy, and would otherwise switch them on and off).
+  // 40% busy no longer starts them, but does not stop them either (at saturation a window dips
+  // now and then, and one threshold would switch them off and on).
   for (int i = 0; i < 10; ++i) Cycle(p, &now, microseconds(400), microseconds(600));
   CHECK(p.yielding());
 

@@ -64,7 +64,7 @@ struct ClickPipelineOptions {
   bool idle_priority = false;
   size_t boost_depth = 8192;
   // At idle priority a batch holds at most this many clicks (max_batch otherwise), so that each
-  // store write is short (about half a millisecond of CPU here) and one that lasts kStuckWrite
+  // store write is short (well under a millisecond of CPU here) and one that lasts kStuckWrite
   // means the writer is starved or stalled, not that it met a large batch. Without the cap, a
   // backlog left by a few milliseconds without CPU became a batch of 1,000-2,600 clicks, whose
   // write at idle priority passed kStuckWrite and boosted, in paced runs at half of the peak
@@ -105,7 +105,7 @@ class ClickPipeline : private storage::WriteObserver {
   // How many of the writer's store writes were raised to normal priority because another
   // thread wrote at the same time (WriteBegins).
   uint64_t raises() const { return raises_.load(std::memory_order_relaxed); }
-  // Store writes of click batches so far (ProcessBatch).
+  // Click batches written to the store so far (ProcessBatch; failed writes not counted).
   uint64_t batches() const { return batches_.load(std::memory_order_relaxed); }
 
   static constexpr std::chrono::milliseconds kMinBoost{100};

@@ -96,9 +96,13 @@ struct HttpServerOptions {
 // preempt what took its core, and that may run until the next tick (4 ms at HZ=250): a flush at
 // SCHED_IDLE did, in the paced runs of docs/performance.md. At saturation the yields pay (the
 // next request is a poll away, not a wake-up); at half of the peak they only cost that tail.
-// The measure is the share of wall time spent outside epoll_wait, over windows of at least
-// 1 ms that end when the worker wakes; with a gap between the two thresholds, so that the
-// yields' own time, counted as busy, does not hold them on at half load.
+// The measure is the share of wall time spent outside io_context::run_one() (the sleep in
+// epoll_wait, and the first handler after it), over windows of at least 1 ms that end when the
+// worker wakes. Two thresholds: at saturation a window now and then dips under half busy (a
+// wake-up that waited for a core counts as asleep), and one threshold switched the yields off
+// and on there (about 4% fewer req/s); the stop threshold must stay above the 30-50% that a
+// worker yielding at half of the peak shows (the yields' own time counts as busy), or the
+// yields would stay on there.
 class YieldPolicy {
  public:
   using Clock = std::chrono::steady_clock;
