@@ -57,13 +57,18 @@ std::array<int64_t, storage::kCounterFieldCount> Totals(storage::Store& s) {
   return totals;
 }
 
-// Polls `done` every millisecond for up to 5 s; its last answer.
+// Polls `done` every millisecond for up to `limit`; its last answer.
 template <typename Pred>
-bool Within5s(Pred done) {
-  for (int i = 0; i < 5000 && !done(); ++i) {
+bool Within(std::chrono::milliseconds limit, Pred done) {
+  for (int64_t i = 0; i < limit.count() && !done(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return done();
+}
+
+template <typename Pred>
+bool Within5s(Pred done) {
+  return Within(std::chrono::seconds(5), done);
 }
 
 }  // namespace
@@ -320,9 +325,7 @@ TEST_CASE("adaptive priority: batches at idle priority hold at most idle_max_bat
   p.Start();
   // Up to 60 s: the writer stays at idle priority throughout, which on a busy machine (a
   // parallel build, a sanitizer build) gets little CPU.
-  for (int i = 0; i < 60'000 && !(p.depth() == 0 && p.batches() >= 10); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  (void)Within(std::chrono::seconds(60), [&] { return p.depth() == 0 && p.batches() >= 10; });
   CHECK(p.idle());
   CHECK(p.boosts() == 0);
   // 9 x 512 + 392: at normal priority (max_batch) it would have been 4096 + 904.

@@ -691,8 +691,12 @@ TEST_CASE("recording runs at idle priority unless --record-priority normal", "[o
     s.PutAffiliate("a", "{}");
     REQUIRE(s.Get("/c/m?aff=a").status == 302);
     REQUIRE(s.Api("GET", "/api/report").status == 200);  // flushes the writer (a boost)
-    // Back to idle priority once the writer has caught up (ClickPipeline::kMinBoost).
-    for (int i = 0; i < 500 && MetricValue(s, "ricochet_recording_idle") != (want == SCHED_IDLE);
+    CHECK(MetricValue(s, "ricochet_click_batches_total") == 1);
+    // Back to idle priority once the writer has caught up (ClickPipeline::kMinBoost). The
+    // metric turns 1 before the threads are lowered (ClickPipeline::Relax), so wait for both.
+    for (int i = 0;
+         i < 500 && (MetricValue(s, "ricochet_recording_idle") != (want == SCHED_IDLE) ||
+                     testing::PoliciesOf(s.pid(), "click-writer") != std::vector<int>{want});
          ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

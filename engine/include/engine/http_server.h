@@ -112,7 +112,8 @@ class YieldPolicy {
 
   explicit YieldPolicy(Clock::time_point now) : window_start_(now) {}
   bool yielding() const { return yielding_; }
-  // The worker slept in epoll_wait from `from` until it woke at `to`.
+  // The worker was in io_context::run_one() (asleep in epoll_wait, then the first handler) from
+  // `from` to `to`.
   void Slept(Clock::time_point from, Clock::time_point to);
 
  private:
