@@ -244,11 +244,16 @@ bool ClickPipeline::Submit(std::unique_ptr<PendingClick> click) {
   // Only while idle: a backlog keeps the writer from Relax() anyway, and the request stamp
   // would be a clock read and a shared write per click at saturation.
   if (queued >= options_.boost_depth && idle()) Boost();
-  // A store write at idle priority that lasts: RocksDB stops writes until a flush ends (it
-  // tells of such a stall only after the write), or the writer gets no CPU.
-  if (int64_t since = idle_write_since_ns_.load(std::memory_order_relaxed);
-      since != 0 && SteadyNs() - since > std::chrono::nanoseconds(kStuckWrite).count()) {
-    Boost();
+  // A store write at idle priority that lasts: the writer gets no CPU (raise it), or RocksDB
+  // stopped the write until a flush or a compaction ends (boost them all).
+  if (int64_t since = idle_write_since_ns_.load(std::memory_order_relaxed); since != 0) {
+    const int64_t stuck = SteadyNs() - since;
+    if (stuck > std::chrono::nanoseconds(options_.stuck_boost).count()) {
+      Boost();
+    } else if (stuck > std::chrono::nanoseconds(options_.stuck_raise).count() &&
+               !raised_.load(std::memory_order_relaxed)) {
+      RaiseWriter();
+    }
   }
   submitted_.fetch_add(1, std::memory_order_relaxed);
   PendingClick* node = click.release();

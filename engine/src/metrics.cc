@@ -227,8 +227,9 @@ std::string Metrics::Render(const Gauges& g) const {
           "stalled writes, or someone waited for the writer (a stop counts one).",
           g.recording_boosts);
   counter("ricochet_recording_raises_total",
-          "Click-writer store writes made at normal priority because another thread (a "
-          "postback commit, an outbox update) wrote at the same time.",
+          "Click-writer store writes raised to normal priority alone: another thread (a "
+          "postback commit, an outbox update) wrote at the same time, or the write had lasted "
+          "10 ms at idle priority.",
           g.recording_raises);
   counter("ricochet_rocksdb_write_stalls_total",
           "Times RocksDB began to delay or stop a column family's writes (flushes or "

@@ -380,6 +380,109 @@ TEST_CASE("adaptive priority: another thread's store write raises the writer's",
   CHECK(f.store->GetClick(t + submitted, "last")->has_value());
 }
 
+namespace {
+
+// Starves the click writer of CPU: pins it, and a thread that spins at normal priority, to one
+// CPU this process may use. A SCHED_IDLE writer then gets next to none of it, and each of its
+// store writes lasts; at normal priority it shares the CPU with the spinner.
+class WriterStarver {
+ public:
+  WriterStarver() {
+    cpu_set_t allowed;
+    REQUIRE(sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+    int cpu = 0;
+    while (!CPU_ISSET(cpu, &allowed)) ++cpu;
+    CPU_ZERO(&one_);
+    CPU_SET(cpu, &one_);
+    std::vector<pid_t> writer = storage::ThreadsNamed(getpid(), "click-writer");
+    REQUIRE(writer.size() == 1);
+    REQUIRE(sched_setaffinity(writer[0], sizeof one_, &one_) == 0);
+    spinner_ = std::thread([this] {
+      (void)sched_setaffinity(0, sizeof one_, &one_);
+      while (!stop_.load(std::memory_order_relaxed)) {
+      }
+    });
+  }
+  ~WriterStarver() { Stop(); }
+  void Stop() {
+    stop_.store(true);
+    if (spinner_.joinable()) spinner_.join();
+  }
+
+ private:
+  cpu_set_t one_;
+  std::atomic<bool> stop_{false};
+  std::thread spinner_;
+};
+
+// An adaptive pipeline whose writer is starved of CPU (WriterStarver) while Run() submits a
+// click a millisecond, until `enough` (at most 60 s); Run() then lets the writer have the CPU
+// again and waits until every click is written. Nothing else raises or boosts it: no other
+// writer, no deep queue, no Flush().
+struct StarvedWriter {
+  StarvedWriter(std::chrono::milliseconds stuck_raise, std::chrono::milliseconds stuck_boost)
+      : p(f.store.get(), &f.metrics, &f.log,
+          ClickPipelineOptions{.wal_sync_ms = 5,
+                               .idle_priority = true,
+                               .boost_depth = SIZE_MAX,
+                               .stuck_raise = stuck_raise,
+                               .stuck_boost = stuck_boost}) {
+    p.Start();
+    REQUIRE(Within5s([&] { return p.idle(); }));
+  }
+  template <typename Pred>
+  void Run(Pred enough) {
+    WriterStarver starver;
+    for (; submitted < 60'000 && !enough(); ++submitted) {
+      REQUIRE(p.Submit(Click("s" + std::to_string(submitted), kT + submitted, "10.0.0.4", "A")));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    starver.Stop();
+    REQUIRE(Within(std::chrono::seconds(60), [&] { return p.depth() == 0; }));
+  }
+  // After p.Stop().
+  bool LastWritten() {
+    return f.store->GetClick(kT + submitted - 1, "s" + std::to_string(submitted - 1))->has_value();
+  }
+
+  static constexpr int64_t kT = 1'700'000'000'000;
+  Fixture f;
+  ClickPipeline p;
+  int submitted = 0;
+};
+
+}  // namespace
+
+TEST_CASE("adaptive priority: a store write starved of CPU raises the writer alone",
+          "[pipeline][priority]") {
+  RETURN_UNLESS_CAN_LEAVE_IDLE();
+  StarvedWriter s(std::chrono::milliseconds(10), std::chrono::hours(1));
+  s.Run([&] { return s.p.raises() >= 1; });
+  CHECK(s.p.raises() >= 1);
+  // Only the writer, and only for that write: RocksDB's threads never left idle priority.
+  CHECK(s.p.boosts() == 0);
+  CHECK(s.p.idle());
+  CHECK(Within5s([&] {
+    return testing::PoliciesOf(getpid(), "click-writer") == std::vector<int>{SCHED_IDLE};
+  }));
+  std::vector<int> rocks = testing::PoliciesOf(getpid(), "rocksdb:");
+  CHECK_FALSE(rocks.empty());
+  for (int policy : rocks) CHECK(policy == SCHED_IDLE);
+  s.p.Stop();
+  CHECK(s.LastWritten());
+}
+
+TEST_CASE("adaptive priority: a store write that lasts stuck_boost boosts every recording thread",
+          "[pipeline][priority]") {
+  RETURN_UNLESS_CAN_LEAVE_IDLE();
+  StarvedWriter s(std::chrono::hours(1), std::chrono::milliseconds(10));
+  s.Run([&] { return s.p.boosts() >= 1; });
+  CHECK(s.p.boosts() >= 1);
+  CHECK(s.p.raises() == 0);
+  s.p.Stop();
+  CHECK(s.LastWritten());
+}
+
 TEST_CASE("without adaptive priority the recording threads stay normal", "[pipeline][priority]") {
   Fixture f;
   ClickPipeline p(f.store.get(), &f.metrics, &f.log, ClickPipelineOptions{.wal_sync_ms = 5});

@@ -58,18 +58,28 @@ struct ClickPipelineOptions {
   // storage::ThreadPolicy::kIdle, on CPU the I/O threads leave, so that a redirect never waits
   // behind them. They get their normal priority back while they fall behind: from the moment
   // the queue holds boost_depth clicks, someone waits for the writer (Flush, Stop), RocksDB
-  // starts to stall writes, or a writer store write at idle priority has lasted kStuckWrite,
+  // starts to stall writes, or a writer store write at idle priority has lasted stuck_boost,
   // until the writer has emptied the queue and kMinBoost has passed since the last of those.
   // Only where storage::CanLeaveIdlePolicy() holds; the server checks that.
   bool idle_priority = false;
   size_t boost_depth = 8192;
   // At idle priority a batch holds at most this many clicks (max_batch otherwise), so that each
-  // store write is short (well under a millisecond of CPU here) and one that lasts kStuckWrite
+  // store write is short (well under a millisecond of CPU here) and one that lasts stuck_raise
   // means the writer is starved or stalled, not that it met a large batch. Without the cap, a
   // backlog left by a few milliseconds without CPU became a batch of 1,000-2,600 clicks, whose
-  // write at idle priority passed kStuckWrite and boosted, in paced runs at half of the peak
+  // write at idle priority outlasted the stuck-write limit, in paced runs at half of the peak
   // rate (docs/performance.md).
   size_t idle_max_batch = 512;
+  // A writer store write at idle priority that has lasted stuck_raise (Submit checks) is raised
+  // to normal priority alone, until it ends, as another thread's write raises it: the writer
+  // was starved of CPU, mostly by RocksDB's flushes and compactions, which share the idle
+  // class with it. One that has lasted stuck_boost boosts every recording thread: RocksDB
+  // stopped the write until a flush or a compaction ends (it tells of such a stall only after
+  // the write), and those threads need the CPU. Boosting all of them at the first limit put
+  // CPU-bound flushes and compactions at normal priority for at least kMinBoost, in paced runs
+  // at half of the peak rate, and the redirects' p99 with them (docs/performance.md).
+  std::chrono::milliseconds stuck_raise{10};
+  std::chrono::milliseconds stuck_boost{50};
 };
 
 class ClickPipeline : private storage::WriteObserver {
@@ -102,15 +112,13 @@ class ClickPipeline : private storage::WriteObserver {
   // at idle priority now, and how many times they were given their normal priority back.
   bool idle() const { return idle_.load(std::memory_order_relaxed); }
   uint64_t boosts() const { return boosts_.load(std::memory_order_relaxed); }
-  // How many of the writer's store writes were raised to normal priority because another
-  // thread wrote at the same time (WriteBegins).
+  // How many of the writer's store writes were raised to normal priority alone: another
+  // thread wrote at the same time (WriteBegins), or the write lasted stuck_raise (Submit).
   uint64_t raises() const { return raises_.load(std::memory_order_relaxed); }
   // Click batches written to the store so far (ProcessBatch; failed writes not counted).
   uint64_t batches() const { return batches_.load(std::memory_order_relaxed); }
 
   static constexpr std::chrono::milliseconds kMinBoost{100};
-  // A store write at idle priority that takes longer boosts (Submit checks).
-  static constexpr std::chrono::milliseconds kStuckWrite{10};
 
  private:
   void Run();
@@ -134,6 +142,7 @@ class ClickPipeline : private storage::WriteObserver {
   void WriteEnds() override;
   void WritesStalled() override;  // Boost()
   // The writer, in a store write at idle priority, to normal priority until that write ends.
+  // Any thread: WriteBegins (another thread writes) and Submit (the write lasted stuck_raise).
   void RaiseWriter();
   // The writer's and RocksDB's threads to `policy`. On failure, logs, ends adaptive priority
   // and returns false.
