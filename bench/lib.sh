@@ -283,13 +283,15 @@ run_wrk() {
     -s "$BENCH_DIR/wrk/$script" "$url" -- "$@"
 }
 
-# run_paced URL SECONDS CONNECTIONS RATE: one fixed-rate run of bench/paced_load (the requests
-# of bench/wrk/click.lua, offer demo, affiliate demo-aff); sets WRK_RESULT to its RESULT line,
-# which has wrk's fields and more. Fails as run_wrk does.
+# run_paced URL SECONDS CONNECTIONS RATE PRIORITY: one fixed-rate run of bench/paced_load (the
+# requests of bench/wrk/click.lua, offer demo, affiliate demo-aff; PRIORITY normal or realtime,
+# its --priority); sets WRK_RESULT to its RESULT line, which has wrk's fields and more. Fails as
+# run_wrk does.
 run_paced() {
-  local url=$1 seconds=$2 connections=$3 rate=$4
+  local url=$1 seconds=$2 connections=$3 rate=$4 priority=$5
   run_load paced_load "$url" "$BUILD/bench/paced_load" --url "$url" --rate "$rate" \
-    --seconds "$seconds" --connections "$connections" --offer demo --aff demo-aff
+    --seconds "$seconds" --connections "$connections" --offer demo --aff demo-aff \
+    --priority "$priority"
 }
 
 # run_load NAME URL COMMAND...: runs a load generator that prints a RESULT line, sets
@@ -344,7 +346,8 @@ machine() {
 }
 
 # Parses the options every load benchmark takes into duration, rounds, threads, connections,
-# smoke (and clicks when the caller sets clicks first, i.e. takes --clicks); checks them.
+# smoke (and clicks, client_priority when the caller sets them first, i.e. takes --clicks,
+# --client-priority); checks them.
 # Defaults come from DURATION, ROUNDS, THREADS, CONNECTIONS. Usage text: the caller's header.
 parse_bench_args() {
   duration=${DURATION:-10}
@@ -362,6 +365,9 @@ parse_bench_args() {
       --clicks)
         [ -n "${clicks+set}" ] || die "unknown argument '$1' (see --help)"
         clicks=${2:?--clicks needs a value}; shift ;;
+      --client-priority)
+        [ -n "${client_priority+set}" ] || die "unknown argument '$1' (see --help)"
+        client_priority=${2:?--client-priority needs a value}; shift ;;
       -h | --help) usage; exit 0 ;;
       *) die "unknown argument '$1' (see --help)" ;;
     esac

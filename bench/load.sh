@@ -8,6 +8,10 @@
 #   --rounds N        rounds; each runs every test on both servers (default 3; env ROUNDS)
 #   --threads N       Ricochet --threads and nginx worker_processes (default 2; env THREADS)
 #   --connections N   wrk and paced_load connections (default 64; env CONNECTIONS)
+#   --client-priority MODE
+#                     paced_load's priority: realtime (SCHED_FIFO 1, as a client on another
+#                     machine: never kept off its core by the server's threads) or normal
+#                     (default realtime; env CLIENT_PRIORITY)
 #   --smoke           1 round of 2 s runs, no warm-up: checks that everything works (CI)
 #
 # Builds Release, installs nginx and wrk if missing (tools/setup.sh --bench), starts both
@@ -20,7 +24,12 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
+client_priority=${CLIENT_PRIORITY:-realtime}
 parse_bench_args "$@"
+case $client_priority in
+  normal | realtime) ;;
+  *) die "--client-priority: expected normal or realtime, not '$client_priority'" ;;
+esac
 
 bench_init
 bench_build ricochet paced_load
@@ -82,7 +91,11 @@ run() {
 
 # paced SERVER ROUND RATE: one bench/paced_load run, recorded as test "paced".
 paced() {
-  run_paced "$(url_of "$1")" "$duration" "$connections" "$3"
+  run_paced "$(url_of "$1")" "$duration" "$connections" "$3" "$client_priority"
+  if [ "$client_priority" = realtime ] && [ "$(field "$WRK_RESULT" realtime)" != 1 ]; then
+    echo "WARNING: paced_load was refused real-time priority (no CAP_SYS_NICE or RLIMIT_RTPRIO):" \
+      "this run's client ran at normal priority"
+  fi
   record paced "$1" "$2"
 }
 
@@ -104,7 +117,7 @@ for ((r = 1; r <= rounds; r++)); do peaks+=("$(cut -d' ' -f1 <<<"${result[keep-a
 rate=$(int "$(awk -v p="$(median "${peaks[@]}")" 'BEGIN { print p / 2 }')")
 echo
 echo "paced at $rate req/s: half of Ricochet's median keep-alive rate (bench/paced_load;" \
-  "latency from the moment each request was due)"
+  "latency from the moment each request was due; client priority: $client_priority)"
 for ((r = 1; r <= rounds; r++)); do
   for server in $(order "$r"); do paced "$server" "$r" "$rate"; done
 done
@@ -155,5 +168,5 @@ paced_medians() {
   done
   echo "p99 from the write $(ms "$(median "${w[@]}")") ms, client woke late p99 $(ms "$(median "${k[@]}")") ms"
 }
-echo "paced, nginx: $(paced_medians nginx); ricochet: $(paced_medians ricochet)"
+echo "paced (client priority $client_priority), nginx: $(paced_medians nginx); ricochet: $(paced_medians ricochet)"
 echo "clicks recorded $clicks, dropped $dropped; click queue drained ${QUEUE_WAIT_S}s after the last run"

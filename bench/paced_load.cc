@@ -3,6 +3,7 @@
 //
 //   paced_load --url http://127.0.0.1:PORT --rate R --seconds S [--connections 64]
 //              [--tick-us 100] [--offer demo] [--aff demo-aff] [--trace FILE]
+//              [--priority normal|realtime]
 //
 // The schedule: request k is due at k/R after the start, rounded up to the next tick (100 us
 // by default). The thread sleeps until each tick, writes every request then due, each on a
@@ -28,17 +29,25 @@
 // After the run it waits up to 5 s for the answers still outstanding, and counts them.
 // --trace FILE writes "due_ns sent_ns arrived_ns" (CLOCK_REALTIME) per answer.
 //
+// --priority realtime runs the client at SCHED_FIFO 1, as a client on another machine would
+// be: never kept off its core by the threads of the server under test (on a shared machine a
+// normal-priority client waited for the server's idle-priority recording threads, and its own
+// lateness counted as latency: docs/performance.md). Every delay of the server still counts,
+// from the due time. Refused (no CAP_SYS_NICE, no RLIMIT_RTPRIO): a warning on stderr, and the
+// run goes on at normal priority; RESULT's realtime= says which it was.
+//
 // Prints one line in the shape of bench/wrk/common.lua's, for bench/lib.sh:
 //   RESULT requests=N duration_us=D rps=X scheduled=N p50_us=.. p90_us=.. p99_us=.. p999_us=..
 //          max_us=.. svc_p50_us=.. svc_p99_us=.. late_p99_us=.. wake_p99_us=.. wake_p999_us=..
 //          queued_ticks=N untimed=N errors_connect=.. errors_read=.. errors_write=..
-//          errors_status=.. errors_timeout=..
+//          errors_status=.. errors_timeout=.. realtime=0|1
 // Exits 1 when it could not connect at all, 2 on bad flags.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
@@ -78,6 +87,7 @@ struct Flags {
   std::string trace;
   std::string offer = "demo";
   std::string aff = "demo-aff";
+  bool realtime = false;  // --priority realtime, and granted
 };
 
 using ricochet::bench::ForEachFlag;
@@ -117,6 +127,11 @@ Flags ParseFlags(int argc, char** argv) {
       f.offer = v;
     } else if (a == "--aff") {
       f.aff = v;
+    } else if (a == "--priority") {
+      if (std::string_view(v) != "normal" && std::string_view(v) != "realtime") {
+        Usage("--priority: expected normal or realtime");
+      }
+      f.realtime = std::string_view(v) == "realtime";
     } else {
       Usage("unknown flag " + a);
     }
@@ -479,7 +494,7 @@ class Load {
         "p99_us=%.1f p999_us=%.1f max_us=%.0f svc_p50_us=%.1f svc_p99_us=%.1f "
         "late_p99_us=%.1f wake_p99_us=%.1f wake_p999_us=%.1f queued_ticks=%lld untimed=%lld "
         "errors_connect=%lld errors_read=%lld errors_write=%lld "
-        "errors_status=%lld errors_timeout=%lld\n",
+        "errors_status=%lld errors_timeout=%lld realtime=%d\n",
         static_cast<long long>(answered), static_cast<long long>(duration_ns / 1000),
         answered / (duration_ns / 1e9), static_cast<long long>(scheduled), Percentile(latency_, 50),
         Percentile(latency_, 90), Percentile(latency_, 99), Percentile(latency_, 99.9), max_us,
@@ -487,7 +502,8 @@ class Load {
         Percentile(wake_, 99), Percentile(wake_, 99.9), static_cast<long long>(queued_),
         static_cast<long long>(missing_timestamps_), static_cast<long long>(errors_.connect),
         static_cast<long long>(errors_.read), static_cast<long long>(errors_.write),
-        static_cast<long long>(errors_.status), static_cast<long long>(errors_.timeout));
+        static_cast<long long>(errors_.status), static_cast<long long>(errors_.timeout),
+        flags_.realtime ? 1 : 0);
   }
 
   const Flags& flags_;
@@ -513,9 +529,18 @@ class Load {
 const ricochet::bench::Program ricochet::bench::kProgram = {
     "paced_load",
     "--url http://HOST:PORT --rate R --seconds S [--connections N] [--tick-us T] "
-    "[--offer ID] [--aff ID] [--trace FILE]"};
+    "[--offer ID] [--aff ID] [--trace FILE] [--priority normal|realtime]"};
 
 int main(int argc, char** argv) {
-  const Flags flags = ParseFlags(argc, argv);
+  Flags flags = ParseFlags(argc, argv);
+  if (flags.realtime) {
+    sched_param param{};
+    param.sched_priority = 1;
+    if (sched_setscheduler(0, SCHED_FIFO, &param) != 0) {
+      std::fprintf(stderr, "paced_load: --priority realtime refused (%s): normal priority\n",
+                   std::strerror(errno));
+      flags.realtime = false;
+    }
+  }
   return Load(flags).Run();
 }
