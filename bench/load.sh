@@ -3,6 +3,7 @@
 # alternating, several rounds (docs/performance.md explains the method).
 #
 #   bench/load.sh [--smoke] [--duration S] [--rounds N] [--threads N] [--connections N]
+#                 [--client-priority MODE]
 #
 #   --duration S      seconds per wrk or paced_load run (default 10; env DURATION)
 #   --rounds N        rounds; each runs every test on both servers (default 3; env ROUNDS)
@@ -25,6 +26,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 client_priority=${CLIENT_PRIORITY:-realtime}
+refused_runs=0 # paced runs whose client was refused real-time priority
 parse_bench_args "$@"
 case $client_priority in
   normal | realtime) ;;
@@ -93,8 +95,8 @@ run() {
 paced() {
   run_paced "$(url_of "$1")" "$duration" "$connections" "$3" "$client_priority"
   if [ "$client_priority" = realtime ] && [ "$(field "$WRK_RESULT" realtime)" != 1 ]; then
-    echo "WARNING: paced_load was refused real-time priority (no CAP_SYS_NICE or RLIMIT_RTPRIO):" \
-      "this run's client ran at normal priority"
+    refused_runs=$((refused_runs + 1))
+    echo "WARNING: this run's client ran at normal priority: $(grep -m1 'priority realtime refused' "$WORK/load.out")"
   fi
   record paced "$1" "$2"
 }
@@ -168,5 +170,7 @@ paced_medians() {
   done
   echo "p99 from the write $(ms "$(median "${w[@]}")") ms, client woke late p99 $(ms "$(median "${k[@]}")") ms"
 }
-echo "paced (client priority $client_priority), nginx: $(paced_medians nginx); ricochet: $(paced_medians ricochet)"
+refused=""
+((refused_runs == 0)) || refused=", refused in $refused_runs run(s): normal there"
+echo "paced (client priority $client_priority$refused), nginx: $(paced_medians nginx); ricochet: $(paced_medians ricochet)"
 echo "clicks recorded $clicks, dropped $dropped; click queue drained ${QUEUE_WAIT_S}s after the last run"

@@ -76,6 +76,7 @@ constexpr char kUserAgent[] =
     "Chrome/120.0.0.0 Safari/537.36";
 constexpr int64_t kNsPerS = 1'000'000'000;
 constexpr int64_t kDrainNs = 5 * kNsPerS;
+constexpr int64_t kFarBehindNs = 10'000'000;  // 10 ms
 
 struct Flags {
   std::string host;
@@ -247,6 +248,9 @@ class Load {
       // What is due goes out first; answers are timed by the kernel, so reading them can wait.
       int64_t now = NowNs();
       wake_.push_back(now - t);
+      // Far behind its schedule (a rate it cannot keep), the loop would never sleep; at
+      // SCHED_FIFO that would hold a core from every normal thread. Let them have it a moment.
+      if (flags_.realtime && now - t > kFarBehindNs) SleepUntil(now + kFarBehindNs / 100);
       while (due(next) <= now && due(next) < end) {
         if (idle_.empty() && (!Collect() || idle_.empty())) {
           ++queued_;

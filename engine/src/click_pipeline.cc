@@ -150,15 +150,28 @@ bool ClickPipeline::SetPolicy(storage::ThreadPolicy policy) {
   return false;
 }
 
-void ClickPipeline::RaiseWriter() {
+void ClickPipeline::RaiseWriter(int64_t since) {
   absl::MutexLock lock(&priority_mu_);
   if (!writing_idle_.load(std::memory_order_relaxed) || !idle_.load(std::memory_order_relaxed) ||
       raised_.load(std::memory_order_relaxed)) {
     return;
   }
-  if (storage::SetThreadPolicy(writer_tid_, storage::ThreadPolicy::kNormal).ok()) {
-    raised_.store(true, std::memory_order_relaxed);
-    raises_.fetch_add(1, std::memory_order_relaxed);
+  if (since != 0) {
+    // Submit's write, not a later one; and tried once: a failed raise is not retried per click.
+    if (idle_write_since_ns_.load(std::memory_order_relaxed) != since ||
+        raise_tried_since_ == since) {
+      return;
+    }
+    raise_tried_since_ = since;
+  }
+  if (!storage::SetThreadPolicy(writer_tid_, storage::ThreadPolicy::kNormal).ok()) return;
+  raises_.fetch_add(1, std::memory_order_relaxed);
+  // With WriteEnds' store of writing_idle_ then load of raised_ (both seq_cst): either it sees
+  // this raise and lowers the writer, or this sees the write ended and lowers it here.
+  raised_.store(true, std::memory_order_seq_cst);
+  if (!writing_idle_.load(std::memory_order_seq_cst)) {
+    raised_.store(false, std::memory_order_relaxed);
+    (void)storage::SetThreadPolicy(writer_tid_, storage::ThreadPolicy::kIdle);
   }
 }
 
@@ -186,9 +199,9 @@ void ClickPipeline::WriteEnds() {
   if (!writing_idle_.load(std::memory_order_relaxed)) return;
   writing_idle_.store(false, std::memory_order_seq_cst);
   idle_write_since_ns_.store(0, std::memory_order_relaxed);
-  // A RaiseWriter() that read writing_idle_ just before it was cleared may set raised_ after
-  // this check: the writer then stays at normal priority until the end of its next write.
-  if (raised_.load(std::memory_order_relaxed)) {
+  // A RaiseWriter() that sets raised_ after this check sees writing_idle_ cleared, and lowers
+  // the writer itself.
+  if (raised_.load(std::memory_order_seq_cst)) {
     absl::MutexLock lock(&priority_mu_);
     raised_.store(false, std::memory_order_relaxed);
     // After a Boost() meanwhile the writer stays at normal priority, as Boost() left it.
@@ -251,8 +264,8 @@ bool ClickPipeline::Submit(std::unique_ptr<PendingClick> click) {
     if (stuck > std::chrono::nanoseconds(options_.stuck_boost).count()) {
       Boost();
     } else if (stuck > std::chrono::nanoseconds(options_.stuck_raise).count() &&
-               !raised_.load(std::memory_order_relaxed)) {
-      RaiseWriter();
+               !raised_.load(std::memory_order_relaxed) && idle()) {
+      RaiseWriter(since);
     }
   }
   submitted_.fetch_add(1, std::memory_order_relaxed);

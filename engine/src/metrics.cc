@@ -228,8 +228,8 @@ std::string Metrics::Render(const Gauges& g) const {
           g.recording_boosts);
   counter("ricochet_recording_raises_total",
           "Click-writer store writes raised to normal priority alone: another thread (a "
-          "postback commit, an outbox update) wrote at the same time, or the write had lasted "
-          "10 ms at idle priority.",
+          "postback commit, an outbox update) wrote at the same time, or the write (a click "
+          "batch or a WAL sync) had lasted 10 ms at idle priority.",
           g.recording_raises);
   counter("ricochet_rocksdb_write_stalls_total",
           "Times RocksDB began to delay or stop a column family's writes (flushes or "

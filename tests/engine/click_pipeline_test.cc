@@ -341,10 +341,13 @@ TEST_CASE("adaptive priority: another thread's store write raises the writer's",
           "[pipeline][priority]") {
   RETURN_UNLESS_CAN_LEAVE_IDLE();
   Fixture f;
-  // No deep queue, and no Flush() (which boosts), below.
-  ClickPipeline p(
-      f.store.get(), &f.metrics, &f.log,
-      ClickPipelineOptions{.wal_sync_ms = 5, .idle_priority = true, .boost_depth = SIZE_MAX});
+  // No deep queue, and no Flush() (which boosts), below; and no raise for a write that lasts,
+  // so that only another thread's write can raise.
+  ClickPipeline p(f.store.get(), &f.metrics, &f.log,
+                  ClickPipelineOptions{.wal_sync_ms = 5,
+                                       .idle_priority = true,
+                                       .boost_depth = SIZE_MAX,
+                                       .stuck_raise = std::chrono::hours(1)});
   p.Start();
   REQUIRE(Within5s([&] { return p.idle(); }));
   // Synced writes from another thread, as a postback's commits, while the writer writes clicks.
@@ -371,7 +374,7 @@ TEST_CASE("adaptive priority: another thread's store write raises the writer's",
   REQUIRE(Within5s([&] { return p.depth() == 0; }));
   REQUIRE(p.Submit(Click("last", t + submitted, "10.0.0.2", "A")));
   REQUIRE(Within5s([&] { return p.depth() == 0; }));
-  // (A write held up over kStuckWrite by the other thread's fsyncs may have boosted it.)
+  // (A write held up over stuck_boost by the other thread's fsyncs may have boosted it.)
   CHECK(Within5s([&] {
     return p.idle() &&
            testing::PoliciesOf(getpid(), "click-writer") == std::vector<int>{SCHED_IDLE};
@@ -396,21 +399,30 @@ class WriterStarver {
     CPU_SET(cpu, &one_);
     std::vector<pid_t> writer = storage::ThreadsNamed(getpid(), "click-writer");
     REQUIRE(writer.size() == 1);
-    REQUIRE(sched_setaffinity(writer[0], sizeof one_, &one_) == 0);
+    writer_ = writer[0];
+    REQUIRE(sched_getaffinity(writer_, sizeof writer_cpus_, &writer_cpus_) == 0);
+    REQUIRE(sched_setaffinity(writer_, sizeof one_, &one_) == 0);
     spinner_ = std::thread([this] {
-      (void)sched_setaffinity(0, sizeof one_, &one_);
+      pinned_.store(sched_setaffinity(0, sizeof one_, &one_) == 0 ? 1 : -1);
       while (!stop_.load(std::memory_order_relaxed)) {
       }
     });
+    REQUIRE(Within5s([&] { return pinned_.load() != 0; }));
+    REQUIRE(pinned_.load() == 1);
   }
   ~WriterStarver() { Stop(); }
+  // Stops the spinner and gives the writer its CPUs back.
   void Stop() {
     stop_.store(true);
     if (spinner_.joinable()) spinner_.join();
+    if (writer_ != 0) (void)sched_setaffinity(writer_, sizeof writer_cpus_, &writer_cpus_);
   }
 
  private:
   cpu_set_t one_;
+  pid_t writer_ = 0;
+  cpu_set_t writer_cpus_;
+  std::atomic<int> pinned_{0};  // the spinner's sched_setaffinity: 1 done, -1 failed
   std::atomic<bool> stop_{false};
   std::thread spinner_;
 };
@@ -476,7 +488,18 @@ TEST_CASE("adaptive priority: a store write that lasts stuck_boost boosts every 
           "[pipeline][priority]") {
   RETURN_UNLESS_CAN_LEAVE_IDLE();
   StarvedWriter s(std::chrono::hours(1), std::chrono::milliseconds(10));
-  s.Run([&] { return s.p.boosts() >= 1; });
+  // Until the boost has reached RocksDB's threads as well (SetPolicy lowers idle() first).
+  auto all_normal = [](const std::string& prefix) {
+    std::vector<int> policies = testing::PoliciesOf(getpid(), prefix);
+    return !policies.empty() &&
+           std::all_of(policies.begin(), policies.end(), [](int p) { return p == SCHED_OTHER; });
+  };
+  bool boosted_all = false;
+  s.Run([&] {
+    boosted_all = s.p.boosts() >= 1 && all_normal("click-writer") && all_normal("rocksdb:");
+    return boosted_all;
+  });
+  CHECK(boosted_all);
   CHECK(s.p.boosts() >= 1);
   CHECK(s.p.raises() == 0);
   s.p.Stop();

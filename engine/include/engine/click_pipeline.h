@@ -142,8 +142,9 @@ class ClickPipeline : private storage::WriteObserver {
   void WriteEnds() override;
   void WritesStalled() override;  // Boost()
   // The writer, in a store write at idle priority, to normal priority until that write ends.
-  // Any thread: WriteBegins (another thread writes) and Submit (the write lasted stuck_raise).
-  void RaiseWriter();
+  // Any thread: WriteBegins (another thread writes), and Submit (the write that began at
+  // `since`, on idle_write_since_ns_'s clock, lasted stuck_raise; once per write).
+  void RaiseWriter(int64_t since = 0);
   // The writer's and RocksDB's threads to `policy`. On failure, logs, ends adaptive priority
   // and returns false.
   bool SetPolicy(storage::ThreadPolicy policy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(priority_mu_);
@@ -188,6 +189,7 @@ class ClickPipeline : private storage::WriteObserver {
   std::atomic<int> shared_writes_{0};
   std::atomic<bool> writing_idle_{false};
   std::atomic<bool> raised_{false};
+  int64_t raise_tried_since_ ABSL_GUARDED_BY(priority_mu_) = 0;  // RaiseWriter(since)
   std::atomic<uint64_t> raises_{0};
   std::atomic<uint64_t> batches_{0};
   // steady_clock ns of the last Boost() request, and of the start of the writer's store write
