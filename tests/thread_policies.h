@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,13 @@ inline std::vector<int> PoliciesOf(pid_t pid, const std::string& prefix) {
     if (int policy = sched_getscheduler(tid); policy >= 0) out.push_back(policy);
   }
   return out;
+}
+
+// Whether `pid` has threads whose name starts with `prefix`, all at `policy`.
+inline bool AllAre(pid_t pid, const std::string& prefix, int policy) {
+  std::vector<int> policies = PoliciesOf(pid, prefix);
+  return !policies.empty() &&
+         std::all_of(policies.begin(), policies.end(), [&](int p) { return p == policy; });
 }
 
 // The I/O priority classes (ioprio_get >> 13: 0 none, 1 real time, 2 best effort, 3 idle) of

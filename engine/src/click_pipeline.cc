@@ -156,14 +156,8 @@ void ClickPipeline::RaiseWriter(int64_t since) {
       raised_.load(std::memory_order_relaxed)) {
     return;
   }
-  if (since != 0) {
-    // Submit's write, not a later one; and tried once: a failed raise is not retried per click.
-    if (idle_write_since_ns_.load(std::memory_order_relaxed) != since ||
-        raise_tried_since_ == since) {
-      return;
-    }
-    raise_tried_since_ = since;
-  }
+  // Submit's write, not a later one.
+  if (since != 0 && idle_write_since_ns_.load(std::memory_order_relaxed) != since) return;
   if (!storage::SetThreadPolicy(writer_tid_, storage::ThreadPolicy::kNormal).ok()) return;
   raises_.fetch_add(1, std::memory_order_relaxed);
   // With WriteEnds' store of writing_idle_ then load of raised_ (both seq_cst): either it sees

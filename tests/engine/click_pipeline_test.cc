@@ -266,16 +266,11 @@ TEST_CASE("adaptive priority: recording threads idle, normal while the writer fa
   ClickPipeline p(f.store.get(), &f.metrics, &f.log,
                   ClickPipelineOptions{.wal_sync_ms = 5, .idle_priority = true, .boost_depth = 64});
   const pid_t self = getpid();
-  auto all_are = [&](const std::string& prefix, int policy) {
-    std::vector<int> policies = testing::PoliciesOf(self, prefix);
-    return !policies.empty() &&
-           std::all_of(policies.begin(), policies.end(), [&](int p) { return p == policy; });
-  };
   auto wait_idle = [&] { return Within5s([&] { return p.idle(); }); };
   p.Start();
   REQUIRE(wait_idle());
-  CHECK(all_are("click-writer", SCHED_IDLE));
-  CHECK(all_are("rocksdb:", SCHED_IDLE));
+  CHECK(testing::AllAre(self, "click-writer", SCHED_IDLE));
+  CHECK(testing::AllAre(self, "rocksdb:", SCHED_IDLE));
   CHECK(p.boosts() == 0);
   // Idle CPU, but best-effort I/O: not the idle I/O class SCHED_IDLE would imply.
   CHECK(testing::IoClassesOf(self, "click-writer") == std::vector<int>{2});
@@ -294,8 +289,10 @@ TEST_CASE("adaptive priority: recording threads idle, normal while the writer fa
   // Caught up: idle again after ClickPipeline::kMinBoost. Relax() sets idle() before it lowers
   // the threads (a Boost() meanwhile then waits for it and boosts again), so wait for both.
   REQUIRE(wait_idle());
-  CHECK(Within5s(
-      [&] { return all_are("click-writer", SCHED_IDLE) && all_are("rocksdb:", SCHED_IDLE); }));
+  CHECK(Within5s([&] {
+    return testing::AllAre(self, "click-writer", SCHED_IDLE) &&
+           testing::AllAre(self, "rocksdb:", SCHED_IDLE);
+  }));
 
   // Stop() boosts so that the last clicks do not wait for an idle core; RocksDB's threads stay
   // normal after (the process's, shared with any other store).
@@ -303,7 +300,7 @@ TEST_CASE("adaptive priority: recording threads idle, normal while the writer fa
   p.Stop();
   CHECK_FALSE(p.idle());
   CHECK(p.boosts() == boosts + 1);
-  CHECK(all_are("rocksdb:", SCHED_OTHER));
+  CHECK(testing::AllAre(self, "rocksdb:", SCHED_OTHER));
 }
 
 TEST_CASE("adaptive priority: batches at idle priority hold at most idle_max_batch clicks",
@@ -477,9 +474,7 @@ TEST_CASE("adaptive priority: a store write starved of CPU raises the writer alo
   CHECK(Within5s([&] {
     return testing::PoliciesOf(getpid(), "click-writer") == std::vector<int>{SCHED_IDLE};
   }));
-  std::vector<int> rocks = testing::PoliciesOf(getpid(), "rocksdb:");
-  CHECK_FALSE(rocks.empty());
-  for (int policy : rocks) CHECK(policy == SCHED_IDLE);
+  CHECK(testing::AllAre(getpid(), "rocksdb:", SCHED_IDLE));
   s.p.Stop();
   CHECK(s.LastWritten());
 }
@@ -489,14 +484,10 @@ TEST_CASE("adaptive priority: a store write that lasts stuck_boost boosts every 
   RETURN_UNLESS_CAN_LEAVE_IDLE();
   StarvedWriter s(std::chrono::hours(1), std::chrono::milliseconds(10));
   // Until the boost has reached RocksDB's threads as well (SetPolicy lowers idle() first).
-  auto all_normal = [](const std::string& prefix) {
-    std::vector<int> policies = testing::PoliciesOf(getpid(), prefix);
-    return !policies.empty() &&
-           std::all_of(policies.begin(), policies.end(), [](int p) { return p == SCHED_OTHER; });
-  };
   bool boosted_all = false;
   s.Run([&] {
-    boosted_all = s.p.boosts() >= 1 && all_normal("click-writer") && all_normal("rocksdb:");
+    boosted_all = s.p.boosts() >= 1 && testing::AllAre(getpid(), "click-writer", SCHED_OTHER) &&
+                  testing::AllAre(getpid(), "rocksdb:", SCHED_OTHER);
     return boosted_all;
   });
   CHECK(boosted_all);
@@ -515,9 +506,7 @@ TEST_CASE("without adaptive priority the recording threads stay normal", "[pipel
   CHECK_FALSE(p.idle());
   CHECK(p.boosts() == 0);
   CHECK(testing::PoliciesOf(getpid(), "click-writer") == std::vector<int>{SCHED_OTHER});
-  std::vector<int> rocks = testing::PoliciesOf(getpid(), "rocksdb:");
-  CHECK_FALSE(rocks.empty());
-  for (int policy : rocks) CHECK(policy == SCHED_OTHER);
+  CHECK(testing::AllAre(getpid(), "rocksdb:", SCHED_OTHER));
   p.Stop();
 }
 

@@ -143,7 +143,7 @@ class ClickPipeline : private storage::WriteObserver {
   void WritesStalled() override;  // Boost()
   // The writer, in a store write at idle priority, to normal priority until that write ends.
   // Any thread: WriteBegins (another thread writes), and Submit (the write that began at
-  // `since`, on idle_write_since_ns_'s clock, lasted stuck_raise; once per write).
+  // `since`, on idle_write_since_ns_'s clock, lasted stuck_raise; no other write).
   void RaiseWriter(int64_t since = 0);
   // The writer's and RocksDB's threads to `policy`. On failure, logs, ends adaptive priority
   // and returns false.
@@ -189,7 +189,6 @@ class ClickPipeline : private storage::WriteObserver {
   std::atomic<int> shared_writes_{0};
   std::atomic<bool> writing_idle_{false};
   std::atomic<bool> raised_{false};
-  int64_t raise_tried_since_ ABSL_GUARDED_BY(priority_mu_) = 0;  // RaiseWriter(since)
   std::atomic<uint64_t> raises_{0};
   std::atomic<uint64_t> batches_{0};
   // steady_clock ns of the last Boost() request, and of the start of the writer's store write
