@@ -18,6 +18,7 @@
 #include "attribution/sv.h"
 #include "codec.h"
 #include "counters.h"
+#include "crc32c.h"
 #include "hash_memtable.h"
 #include "info_log.h"
 #include "openssl/sha.h"
@@ -559,6 +560,12 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   db_options.keep_log_file_num = 5;
   db_options.max_total_wal_size = 256u << 20;
   db_options.info_log = OpenInfoLog(options.path);  // see info_log.h: a full disk must not abort
+  if (db_options.info_log != nullptr) {
+    const std::string_view crc = Crc32cImplementation();
+    rocksdb::Log(rocksdb::InfoLogLevel::INFO_LEVEL, db_options.info_log,
+                 "ricochet: crc32c on %.*s (storage/src/crc32c.h)", static_cast<int>(crc.size()),
+                 crc.data());
+  }
   db_options.listeners.push_back(std::make_shared<HealthListener>(impl.get()));
   db_options.listeners.push_back(std::make_shared<StallListener>(impl.get()));
 
