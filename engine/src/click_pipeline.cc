@@ -370,6 +370,7 @@ void ClickPipeline::ProcessBatch(std::vector<std::unique_ptr<PendingClick>>& bat
     metrics_->CountClickWriteError(metrics_->other_shard());
   }
   absl::flat_hash_map<attribution::DedupeKey, int64_t> taken;
+  taken.reserve(lookup_keys.size());
   std::vector<const storage::ClickRecord*> records;  // written in place, not moved
   records.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {

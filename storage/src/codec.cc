@@ -168,16 +168,22 @@ std::string VisitorKey(std::string_view offer, std::string_view visitor, int64_t
 std::string CounterKey(int32_t day, std::string_view offer, std::string_view affiliate,
                        std::string_view sub1) {
   std::string key;
-  key.reserve(7 + offer.size() + affiliate.size() + sub1.size());
-  key.push_back('C');
-  // Offset so that days before 1970 would still sort correctly.
-  PutBigEndian32(key, static_cast<uint32_t>(day) ^ 0x80000000u);
-  key.append(offer);
-  key.push_back('\0');
-  key.append(affiliate);
-  key.push_back('\0');
-  key.append(sub1);
+  CounterKey(day, offer, affiliate, sub1, &key);
   return key;
+}
+
+void CounterKey(int32_t day, std::string_view offer, std::string_view affiliate,
+                std::string_view sub1, std::string* key) {
+  key->clear();
+  key->reserve(7 + offer.size() + affiliate.size() + sub1.size());
+  key->push_back('C');
+  // Offset so that days before 1970 would still sort correctly.
+  PutBigEndian32(*key, static_cast<uint32_t>(day) ^ 0x80000000u);
+  key->append(offer);
+  key->push_back('\0');
+  key->append(affiliate);
+  key->push_back('\0');
+  key->append(sub1);
 }
 
 int32_t CounterKeyDay(std::string_view key) {

@@ -52,6 +52,9 @@ std::string VisitorKey(std::string_view offer, std::string_view visitor, int64_t
 // counters: key = 'C' BE32(day) offer 0x00 affiliate 0x00 sub1; value = packed LE int64s.
 std::string CounterKey(int32_t day, std::string_view offer, std::string_view affiliate,
                        std::string_view sub1);
+// The same into `key`, whose buffer is reused (the click writer builds one per click).
+void CounterKey(int32_t day, std::string_view offer, std::string_view affiliate,
+                std::string_view sub1, std::string* key);
 bool DecodeCounterKey(std::string_view key, CounterRow* row);
 // The day of a counters key that DecodeCounterKey accepts.
 int32_t CounterKeyDay(std::string_view key);

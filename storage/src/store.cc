@@ -849,8 +849,10 @@ absl::Status Store::WriteClicks(std::span<const ClickRecord* const> clicks) {
     rocksdb::Status s = batch.Put(db.cf(kClicksCf), key, value);
     if (!s.ok()) return ToStatus(s, "batch click");
   }
-  // This batch's report counts, by row.
+  // This batch's report counts, by row. Each click's row key is built in one reused buffer: the
+  // map copies it only for a row new to the batch.
   codec::CounterDeltas counters;
+  std::string row_key;
   for (const ClickRecord* click : clicks) {
     const ClickRecord& c = *click;
     rocksdb::Status s;
@@ -868,8 +870,8 @@ absl::Status Store::WriteClicks(std::span<const ClickRecord* const> clicks) {
                     c.click_id);
       if (!s.ok()) return ToStatus(s, "batch visitor");
     }
-    auto& row = counters[codec::CounterKey(codec::DayFromMillis(c.time_ms), c.offer, c.affiliate,
-                                           c.subs[0])];
+    codec::CounterKey(codec::DayFromMillis(c.time_ms), c.offer, c.affiliate, c.subs[0], &row_key);
+    auto& row = counters[row_key];
     row[kClicks] += 1;
     switch (c.klass) {
       case attribution::ClickClass::kUnique:
