@@ -1,4 +1,4 @@
-// Macro substitution and query parsing: the per-click string work of the redirect.
+// Macro substitution, query parsing and UTF-8 repair: the per-click string work of the redirect.
 #include "benchmark/benchmark.h"
 #include "engine/url.h"
 #include "engine/url_template.h"
@@ -40,6 +40,19 @@ void BM_PercentEncode(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(PercentEncode(value));
 }
 BENCHMARK(BM_PercentEncode);
+
+// Every stored click's User-Agent, sub-ids and source pass through it on the I/O thread.
+void BM_AssignValidUtf8UserAgent(benchmark::State& state) {
+  const std::string user_agent =
+      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/120.0.0.0 Safari/537.36";
+  std::string out;
+  for (auto _ : state) {
+    AssignValidUtf8(user_agent, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_AssignValidUtf8UserAgent);
 
 }  // namespace
 }  // namespace ricochet::engine

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <optional>
 
 #include "absl/strings/ascii.h"
@@ -270,6 +272,15 @@ void AssignValidUtf8(std::string_view s, std::string* out) {
   size_t i = 0;
   size_t copied = 0;  // s[copied, i) is valid and not yet in `out`: copied in runs
   while (i < s.size()) {
+    // Eight ASCII bytes at a time: nearly all of a User-Agent or a sub-id is ASCII.
+    if (s.size() - i >= 8) {
+      uint64_t word;
+      std::memcpy(&word, s.data() + i, 8);
+      if ((word & 0x8080808080808080u) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       ++i;

@@ -2,6 +2,7 @@
 // every read with the bytes so far and how many it had already checked.
 #include "engine/http_framing.h"
 
+#include <random>
 #include <string>
 
 #include "catch2/catch.hpp"
@@ -21,7 +22,52 @@ HeadScan ScanInSteps(const std::string& head, size_t step) {
   }
 }
 
+// The byte-at-a-time form ScanRequestHead had before it skipped eight bytes at a time.
+HeadScan ScanByteByByte(std::string_view bytes, size_t scanned) {
+  HeadScan scan;
+  for (size_t i = scanned > 3 ? scanned - 3 : 0; i < bytes.size(); ++i) {
+    if (bytes[i] == '\r') {
+      if (i + 1 < bytes.size() && bytes[i + 1] != '\n') {
+        scan.reason = "bad_line_ending";
+        return scan;
+      }
+    } else if (bytes[i] == '\n') {
+      if (i == 0 || bytes[i - 1] != '\r') {
+        scan.reason = "bad_line_ending";
+        return scan;
+      }
+      if (i >= 3 && bytes[i - 2] == '\n' && bytes[i - 3] == '\r') {
+        scan.end = i + 1;
+        return scan;
+      }
+      if (i + 1 < bytes.size() && (bytes[i + 1] == ' ' || bytes[i + 1] == '\t')) {
+        scan.reason = "obs_fold";
+        return scan;
+      }
+    }
+  }
+  return scan;
+}
+
 }  // namespace
+
+TEST_CASE("request heads: the eight-byte skip finds what a byte-by-byte scan finds",
+          "[http][framing]") {
+  // Lines of every length, so CR, LF and what follows them fall at every offset of a word.
+  const std::string_view pieces[] = {"a", "abcdefghij", "\r\n", "\r\n", "\r", "\n", " ", "\t"};
+  std::mt19937 rng(5);
+  for (int n = 0; n < 50000; ++n) {
+    std::string head;
+    const size_t parts = rng() % 16;
+    for (size_t k = 0; k < parts; ++k) head.append(pieces[rng() % 4 == 0 ? rng() % 8 : rng() % 4]);
+    const size_t scanned = head.empty() ? 0 : rng() % (head.size() + 1);
+    const HeadScan want = ScanByteByByte(head, scanned);
+    const HeadScan got = ScanRequestHead(head, scanned);
+    INFO(head << " scanned " << scanned);
+    REQUIRE(got.end == want.end);
+    REQUIRE(got.reason == want.reason);
+  }
+}
 
 TEST_CASE("request heads: the end is found and refusals named, whatever the read sizes",
           "[http][framing]") {

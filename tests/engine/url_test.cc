@@ -1,6 +1,7 @@
 #include "engine/url.h"
 
 #include <map>
+#include <random>
 
 #include "catch2/catch.hpp"
 
@@ -116,6 +117,54 @@ TEST_CASE("text is made valid UTF-8", "[url]") {
         "e\xEF\xBF\xBD");
   AssignValidUtf8("", &out);
   CHECK(out.empty());
+}
+
+// The byte-at-a-time form AssignValidUtf8 had before it skipped ASCII eight bytes at a time.
+std::string ValidUtf8ByteByByte(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const size_t len = c < 0x80           ? 1
+                       : (c >> 5) == 0x6  ? 2
+                       : (c >> 4) == 0xE  ? 3
+                       : (c >> 3) == 0x1E ? 4
+                                          : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    uint32_t cp = len > 1 ? c & (0x7F >> len) : c;
+    for (size_t k = 1; ok && k < len; ++k) {
+      const unsigned char d = static_cast<unsigned char>(s[i + k]);
+      ok = (d & 0xC0) == 0x80;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    ok = ok && cp >= kMin[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out.append("\xEF\xBF\xBD");
+      ++i;
+    }
+  }
+  return out;
+}
+
+TEST_CASE("text is made valid UTF-8 wherever the bad bytes fall in ASCII runs", "[url]") {
+  // Mostly ASCII, so that runs of eight and more take the fast path, with lead and
+  // continuation bytes, good and bad, at every offset.
+  const std::string_view pieces[] = {
+      "a",    "abcdefgh", "\xC3\xA9",     "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
+      "\xFF", "\xC0\xAF", "\xED\xA0\x80", "\xC3",         "\x80"};
+  std::mt19937 rng(11);
+  std::string out;
+  for (int n = 0; n < 20000; ++n) {
+    std::string s;
+    const size_t parts = rng() % 12;
+    for (size_t k = 0; k < parts; ++k) s.append(pieces[rng() % 3 == 0 ? rng() % 10 : rng() % 2]);
+    AssignValidUtf8(s, &out);
+    INFO(s);
+    REQUIRE(out == ValidUtf8ByteByByte(s));
+  }
 }
 
 TEST_CASE("ids", "[url]") {
