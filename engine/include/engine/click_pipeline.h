@@ -52,9 +52,9 @@ struct ClickPipelineOptions {
   // freed on another misses glibc's per-thread caches on both sides (docs/performance.md).
   // A thread keeps at most about 2 x `recycle_limit` (handed back, and taken but not yet
   // used); the writer deletes the rest. At saturation the queue holds up to boost_depth clicks
-  // (a median of about 1,600, up to 9,000): with a limit of 1024 the writer freed, and the I/O
-  // threads allocated afresh, a share of every batch (docs/performance.md). A kept click holds
-  // about 750 bytes: up to about 12 MiB per I/O thread.
+  // (sampled: a median of about 1,600, up to 9,300): with a limit of 1024 the writer freed,
+  // and the I/O threads allocated afresh, a share of every batch (docs/performance.md). A kept
+  // click holds about 750 bytes: up to about 12 MiB per I/O thread.
   size_t producers = 1;
   size_t recycle_limit = 8192;
   // Adaptive priority: the writer and RocksDB's flush and compaction threads run at
